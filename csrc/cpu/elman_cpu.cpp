@@ -1,0 +1,153 @@
+// CPU kernels for the ops declared in elman_ops.cpp. Each entry point checks its arguments
+// (elman_checks.h), makes contiguous copies where needed, then hands raw pointers to the
+// step math in elman_math.h. In-place weights that are not contiguous are trained as
+// contiguous copies and copied back once at the end.
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <torch/library.h>
+
+#include <vector>
+
+#include "../elman_checks.h"
+#include "../elman_math.h"
+
+namespace sinernn {
+namespace {
+
+void check_cpu(const char* op, const at::Tensor& t) {
+  TORCH_CHECK(t.device().is_cpu(), op, ": expected CPU tensors, got one on ", t.device());
+}
+
+template <typename scalar_t>
+bool all_finite(const at::Tensor& contiguous) {
+  const scalar_t* p = contiguous.const_data_ptr<scalar_t>();
+  for (int64_t i = 0, n = contiguous.numel(); i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// Data checks for a series x (L, F) and, when given, y (L, O).
+void check_series_finite(const char* op, const char* name, const at::Tensor& t) {
+  bool ok = true;
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
+  TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
+}
+
+// Work on a contiguous version of an in-place argument; write back if it was a copy.
+struct ContiguousInOut {
+  at::Tensor& target;
+  at::Tensor work;
+  explicit ContiguousInOut(at::Tensor& t) : target(t), work(t.contiguous()) {}
+  void write_back() {
+    if (!work.is_same(target)) target.copy_(work);
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& x, const at::Tensor& y,
+                                                              const at::Tensor& h, at::Tensor& w1,
+                                                              at::Tensor& w2, double lr) {
+  const char* op = "sinernn::step";
+  check_dim(op, "x", x, 1, "(F,)");
+  check_dim(op, "y", y, 1, "(O,)");
+  check_dim(op, "h", h, 1, "(H,)");
+  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"h", &h}, {"w1", &w1}, {"w2", &w2}});
+  check_cpu(op, x);
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(0), y.size(0));
+  TORCH_CHECK(h.size(0) == s.H, op, ": h must have shape (H,) = (", s.H, ",) to match w1, got ",
+              h.sizes());
+  check_lr(op, lr);
+
+  const at::Tensor xc = x.contiguous(), yc = y.contiguous(), hc = h.contiguous();
+  ContiguousInOut w1io(w1), w2io(w2);
+  at::Tensor h_new = at::empty({s.H}, x.options());
+  at::Tensor pred = at::empty({s.O}, x.options());
+  at::Tensor loss = at::empty({}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_step_cpu", [&] {
+    *loss.mutable_data_ptr<scalar_t>() = elman_train_step<scalar_t>(
+        xc.const_data_ptr<scalar_t>(), yc.const_data_ptr<scalar_t>(), hc.const_data_ptr<scalar_t>(),
+        h_new.mutable_data_ptr<scalar_t>(), pred.mutable_data_ptr<scalar_t>(),
+        w1io.work.mutable_data_ptr<scalar_t>(), w2io.work.mutable_data_ptr<scalar_t>(),
+        static_cast<scalar_t>(lr), s.F, s.H, s.O);
+  });
+  w1io.write_back();
+  w2io.write_back();
+  return {h_new, pred, loss};
+}
+
+at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2,
+                           int64_t epochs, double lr) {
+  const char* op = "sinernn::train";
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_dim(op, "y", y, 2, "(L, O)");
+  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"w1", &w1}, {"w2", &w2}});
+  check_cpu(op, x);
+  const int64_t L = x.size(0);
+  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  TORCH_CHECK(y.size(0) == L, op, ": y must have shape (L, O) with L=", L, " steps like x, got ",
+              y.sizes());
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), y.size(1));
+  TORCH_CHECK(epochs >= 0, op, ": epochs must be >= 0, got ", epochs);
+  check_lr(op, lr);
+  const at::Tensor xc = x.contiguous(), yc = y.contiguous();
+  check_series_finite(op, "x", xc);
+  check_series_finite(op, "y", yc);
+
+  ContiguousInOut w1io(w1), w2io(w2);
+  at::Tensor losses = at::empty({epochs}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_cpu", [&] {
+    std::vector<scalar_t> scratch(2 * s.H + s.O);  // two context buffers and the prediction
+    scalar_t* h_a = scratch.data();
+    scalar_t* h_b = h_a + s.H;
+    scalar_t* pred = h_b + s.H;
+    scalar_t* out = losses.mutable_data_ptr<scalar_t>();
+    scalar_t* w1p = w1io.work.mutable_data_ptr<scalar_t>();
+    scalar_t* w2p = w2io.work.mutable_data_ptr<scalar_t>();
+    const scalar_t lr_t = static_cast<scalar_t>(lr);
+    for (int64_t e = 0; e < epochs; ++e)
+      out[e] = elman_train_epoch<scalar_t>(xc.const_data_ptr<scalar_t>(), yc.const_data_ptr<scalar_t>(),
+                                           w1p, w2p, lr_t, h_a, h_b, pred, L, s.F, s.H, s.O);
+  });
+  w1io.write_back();
+  w2io.write_back();
+  return losses;
+}
+
+std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const at::Tensor& w1,
+                                                     const at::Tensor& w2) {
+  const char* op = "sinernn::predict";
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_same_dtype_device(op, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
+  check_cpu(op, x);
+  const int64_t L = x.size(0);
+  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  check_dim(op, "w2", w2, 2, "(H, O)");
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
+  const at::Tensor xc = x.contiguous(), w1c = w1.contiguous(), w2c = w2.contiguous();
+
+  at::Tensor pred = at::empty({L, s.O}, x.options());
+  at::Tensor hidden = at::empty({L, s.H}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_predict_cpu", [&] {
+    const std::vector<scalar_t> h0(s.H, scalar_t(0));
+    const scalar_t* xp = xc.const_data_ptr<scalar_t>();
+    scalar_t* hp = hidden.mutable_data_ptr<scalar_t>();
+    scalar_t* pp = pred.mutable_data_ptr<scalar_t>();
+    for (int64_t t = 0; t < L; ++t) {
+      const scalar_t* h = t == 0 ? h0.data() : hp + (t - 1) * s.H;  // teacher forcing: true x_t
+      elman_forward<scalar_t>(xp + t * s.F, h, w1c.const_data_ptr<scalar_t>(),
+                              w2c.const_data_ptr<scalar_t>(), hp + t * s.H, pp + t * s.O, s.F, s.H, s.O);
+    }
+  });
+  return {pred, hidden};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(sinernn, CPU, m) {
+  m.impl("step", &elman_step_cpu);
+  m.impl("train", &elman_train_cpu);
+  m.impl("predict", &elman_predict_cpu);
+}
+
+}  // namespace sinernn

@@ -1,0 +1,34 @@
+"""sinernn: the sine-wave Elman RNN tutorial, trained by fused native ops proven equal to autograd.
+
+    x, y = sinernn.sine_data(seq_length=20)
+    w1, w2 = sinernn.init_weights(n_features=1, hidden=6, n_out=1, seed=0)
+    res = sinernn.train(x, y, w1, w2, epochs=300, lr=0.1, backend="cpp")
+    preds = sinernn.predict(x, w1, w2)
+    report = sinernn.verify()
+"""
+
+from ._extension import available as native_available
+from ._extension import cuda_built
+from ._extension import load as load_native
+from .data import init_weights, load_series, series_pairs, sine_data, sine_time
+from .trainer import BACKENDS, TrainResult, predict, train
+from .verify import VerifyReport, verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "TrainResult",
+    "VerifyReport",
+    "cuda_built",
+    "init_weights",
+    "load_native",
+    "load_series",
+    "native_available",
+    "predict",
+    "series_pairs",
+    "sine_data",
+    "sine_time",
+    "train",
+    "verify",
+]

@@ -1,0 +1,117 @@
+"""Loading the native ops (torch.ops.sinernn.*).
+
+The ahead-of-time module ``sinernn._C`` (built by ``pip install --no-build-isolation -e .``) is
+used when it was built from the current sources against the torch that is running. Otherwise
+the same sources are compiled on first use with ``torch.utils.cpp_extension.load`` (ninja),
+saying so in one line. A binary is never loaded against a torch it was not built for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from . import _native_build as native
+
+_lock = threading.Lock()
+_state: dict[str, object] = {"how": None, "error": None, "cuda": False}
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# A JIT build killed half way leaves this lock file behind, and later builds wait on it forever.
+_STALE_LOCK_SECONDS = 15 * 60
+
+
+def _aot_problem() -> str | None:
+    """Why the ahead-of-time module can't be used, or None when it can."""
+    if importlib.util.find_spec("sinernn._C") is None:
+        return "no compiled sinernn._C"
+    info = native.read_build_info(_PACKAGE_DIR)
+    if info is None:
+        return f"sinernn._C has no {native.BUILD_INFO_NAME}"
+    if info.get("torch") != torch.__version__:
+        return f"sinernn._C was built for torch {info.get('torch')}, this is torch {torch.__version__}"
+    if native.CSRC.is_dir() and info.get("sources_sha256") != native.sources_digest():
+        return "sinernn._C is older than the sources in csrc/"
+    return None
+
+
+def _jit_build_dir() -> Path:
+    root = Path(os.environ.get("SINERNN_BUILD_DIR", Path.home() / ".cache" / "sinernn"))
+    path = root / f"torch-{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / "lock"
+    if lock.exists() and time.time() - lock.stat().st_mtime > _STALE_LOCK_SECONDS:
+        lock.unlink(missing_ok=True)  # left by a build that was killed
+    return path
+
+
+def _jit_load(reason: str) -> None:
+    from torch.utils import cpp_extension
+
+    if not native.CSRC.is_dir():
+        raise RuntimeError(f"{reason}, and the C++ sources are not at {native.CSRC} to build it")
+    settings = native.build_settings()
+    print(f"sinernn: {reason}; compiling the native ops for this torch (once, about a minute)", file=sys.stderr)
+    cpp_extension.load(
+        name="sinernn_C",
+        sources=settings.sources,
+        extra_cflags=settings.cflags + [f"-D{k}" for k, _ in settings.macros],
+        extra_cuda_cflags=settings.cuda_cflags,
+        with_cuda=settings.cuda,
+        build_directory=str(_jit_build_dir()),
+        is_python_module=False,
+        verbose=os.environ.get("SINERNN_VERBOSE_BUILD") == "1",
+    )
+    _state["cuda"] = settings.cuda
+
+
+def load() -> str:
+    """Load the native ops once; returns how they were loaded: ``"aot"`` or ``"jit"``.
+
+    Raises RuntimeError when they can be neither imported nor compiled.
+    """
+    with _lock:
+        if _state["how"] is not None:
+            return _state["how"]  # type: ignore[return-value]
+        if _state["error"] is not None:
+            raise RuntimeError(_state["error"])
+        try:
+            problem = _aot_problem()
+            if problem is None:
+                try:
+                    module = importlib.import_module("sinernn._C")
+                    _state["cuda"] = bool(module.cuda_built())
+                    _state["how"] = "aot"
+                except (ImportError, OSError) as exc:  # e.g. undefined symbol: another torch
+                    problem = f"sinernn._C does not load ({exc})"
+            if problem is not None:
+                _jit_load(problem)
+                _state["how"] = "jit"
+        except Exception as exc:
+            _state["error"] = f"sinernn: the native ops are unavailable: {exc}"
+            raise RuntimeError(_state["error"]) from exc
+        from . import ops
+
+        ops.register_fake_kernels()
+        return _state["how"]  # type: ignore[return-value]
+
+
+def available() -> bool:
+    """True when the native ops load (building them first if needed)."""
+    try:
+        load()
+    except RuntimeError:
+        return False
+    return True
+
+
+def cuda_built() -> bool:
+    """Whether the loaded native ops include CUDA kernels."""
+    load()
+    return bool(_state["cuda"])

@@ -1,0 +1,102 @@
+"""What the native extension is built from and with: shared by setup.py (ahead of time) and the
+first-use JIT build in ``sinernn._extension``, so both compile the same sources the same way.
+
+This module imports nothing from ``sinernn``: setup.py loads it by path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Top of the source tree: csrc/ sits beside the sinernn package.
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+CSRC = SOURCE_ROOT / "csrc"
+#: Written beside the compiled module: what it was built against.
+BUILD_INFO_NAME = "_C.build.json"
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    sources: list[str]
+    cflags: list[str]
+    cuda_cflags: list[str]
+    macros: list[tuple[str, str | None]]
+    cuda: bool
+    debug: bool
+
+
+def cpu_sources(root: Path = CSRC) -> list[str]:
+    return [str(root / "elman_ops.cpp"), *sorted(str(p) for p in (root / "cpu").glob("*.cpp"))]
+
+
+def cuda_sources(root: Path = CSRC) -> list[str]:
+    return sorted(str(p) for p in (root / "cuda").glob("*.cu"))
+
+
+def sources_digest(root: Path = CSRC) -> str:
+    """sha256 over every file under csrc/ (names and contents), to tell a stale binary."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def want_cuda(switch: str | None = None) -> bool:
+    """Resolve SINERNN_CUDA (auto|0|1). auto: a CUDA build of torch and nvcc, no GPU needed."""
+    import torch
+    from torch.utils import cpp_extension
+
+    switch = (switch if switch is not None else os.environ.get("SINERNN_CUDA", "auto")).strip().lower()
+    if switch not in ("auto", "0", "1"):
+        raise ValueError(f"SINERNN_CUDA must be auto, 0 or 1, got {switch!r}")
+    if switch == "0":
+        return False
+    has_toolkit = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
+    if switch == "1" and not has_toolkit:
+        raise RuntimeError(
+            "SINERNN_CUDA=1 but CUDA cannot be built here: "
+            f"torch.version.cuda={torch.version.cuda}, CUDA_HOME={cpp_extension.CUDA_HOME} "
+            "(install a CUDA build of torch and set CUDA_HOME to the toolkit)"
+        )
+    return has_toolkit and bool(cuda_sources()) if switch == "auto" else True
+
+
+def build_settings() -> BuildSettings:
+    debug = os.environ.get("SINERNN_DEBUG", "0") == "1"
+    cuda = want_cuda()
+    opt = ["-O0", "-g"] if debug else ["-O3"]
+    # -ffp-contract=off: no fused multiply-adds chosen differently in different inlining contexts,
+    # so the per-step op and the whole-loop op round identically (they agree bit for bit).
+    cflags = [*opt, "-ffp-contract=off"]
+    cuda_cflags = [*opt, "--fmad=false"]
+    macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
+    sources = cpu_sources() + (cuda_sources() if cuda else [])
+    return BuildSettings(sources, cflags, cuda_cflags, macros, cuda, debug)
+
+
+def write_build_info(directory: str | os.PathLike, cuda: bool) -> Path:
+    """Record the torch version and the source digest beside a freshly built module."""
+    import torch
+
+    path = Path(directory) / BUILD_INFO_NAME
+    info = {"torch": torch.__version__, "sources_sha256": sources_digest(), "cuda": cuda}
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def read_build_info(directory: str | os.PathLike) -> dict | None:
+    path = Path(directory) / BUILD_INFO_NAME
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def have_compiler() -> bool:
+    return shutil.which(os.environ.get("CXX", "c++")) is not None

@@ -1,0 +1,99 @@
+"""Argument checks of the public Python API, shared by every backend.
+
+They run before anything is trained, so a call that fails one changes no weight. Messages name
+the argument, what was expected and what was given. (The native ops check their own arguments
+again at their entry, for callers that use ``torch.ops.sinernn.*`` directly.)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import Tensor
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def _tensor(name: str, t: object, shape: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(t).__name__}")
+    if t.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
+    if t.dim() != 2:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    return t
+
+
+def check_same_dtype_device(**tensors: Tensor) -> None:
+    (first_name, first), *rest = tensors.items()
+    for name, t in rest:
+        if t.dtype != first.dtype:
+            raise TypeError(f"{name} has dtype {t.dtype} but {first_name} has {first.dtype}; all must share one dtype")
+        if t.device != first.device:
+            raise ValueError(f"{name} is on {t.device} but {first_name} is on {first.device}; all must be on one device")
+
+
+def check_finite(name: str, t: Tensor) -> None:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+
+
+def check_series(x: object, y: object | None = None) -> tuple[int, int, int | None]:
+    """x (L, F) and, when given, y (L, O): finite, L >= 1, F, O >= 1. Returns (L, F, O or None)."""
+    x = _tensor("x", x, "(L, F)")
+    L, F = x.shape
+    if L < 1 or F < 1:
+        raise ValueError(f"x must have shape (L, F) with L >= 1 steps and F >= 1 features, got {tuple(x.shape)}")
+    check_finite("x", x)
+    if y is None:
+        return L, F, None
+    y = _tensor("y", y, "(L, O)")
+    if y.shape[0] != L or y.shape[1] < 1:
+        raise ValueError(f"y must have shape (L, O) = ({L}, O) with O >= 1, to match x {tuple(x.shape)}, got {tuple(y.shape)}")
+    check_same_dtype_device(x=x, y=y)
+    check_finite("y", y)
+    return L, F, y.shape[1]
+
+
+def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) -> int:
+    """w1 (F+H, H), w2 (H, O): leaf float tensors. Returns H."""
+    w1 = _tensor("w1", w1, "(F+H, H)")
+    w2 = _tensor("w2", w2, "(H, O)")
+    for name, w in (("w1", w1), ("w2", w2)):
+        if not w.is_leaf:
+            raise ValueError(
+                f"{name} must be a leaf tensor (weights are updated in place), but it was computed by "
+                f"{type(w.grad_fn).__name__}; pass {name}.detach() or a tensor you created"
+            )
+    H = w1.shape[1]
+    if H < 1 or w1.shape[0] != n_features + H:
+        raise ValueError(
+            f"w1 must have shape (F+H, H) = ({n_features + H}, {H}) for F={n_features} input features, "
+            f"got {tuple(w1.shape)}"
+        )
+    if w2.shape[0] != H or (n_out is not None and w2.shape[1] != n_out):
+        expected = f"({H}, {n_out})" if n_out is not None else f"({H}, O)"
+        raise ValueError(f"w2 must have shape (H, O) = {expected} to match w1 and y, got {tuple(w2.shape)}")
+    if w2.shape[1] < 1:
+        raise ValueError(f"w2 must have at least one output column, got {tuple(w2.shape)}")
+    if w1.data_ptr() == w2.data_ptr() and w1.numel() > 0:
+        raise ValueError("w1 and w2 share memory; they must be separate tensors")
+    return H
+
+
+def check_lr(lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
+    if not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr must be finite and >= 0, got {lr}")
+    return float(lr)
+
+
+def check_epochs(epochs: object) -> int:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"epochs must be an int, got {type(epochs).__name__}")
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    return int(epochs)

@@ -1,0 +1,85 @@
+"""The tutorial's data and initial weights, and one-column series read from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def sine_time(seq_length: int = 20, start: float = 2.0, stop: float = 10.0) -> np.ndarray:
+    """The tutorial's time points: ``np.linspace(start, stop, seq_length + 1)``, float64 (L+1,)."""
+    if isinstance(seq_length, bool) or not isinstance(seq_length, int) or seq_length < 1:
+        raise ValueError(f"seq_length must be an int >= 1, got {seq_length!r}")
+    return np.linspace(start, stop, seq_length + 1)
+
+
+def sine_data(seq_length: int = 20, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """The tutorial's series: ``d = sin(linspace(2, 10, L+1))``, ``x = d[:-1]``, ``y = d[1:]``.
+
+    Returns x (L, 1) and y (L, 1) of ``dtype`` (float32 like the tutorial, or float64):
+    predict the next point from the current one. The sine is taken in float64, then cast.
+    """
+    return series_pairs(np.sin(sine_time(seq_length)), dtype=dtype)
+
+
+def series_pairs(series: np.ndarray | Tensor, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """Next-step pairs of a one-column series s (L+1,): x = s[:-1] (L, 1), y = s[1:] (L, 1)."""
+    s = torch.as_tensor(np.asarray(series, dtype=np.float64)).reshape(-1, 1)
+    if s.shape[0] < 2:
+        raise ValueError(f"a series needs at least 2 points to make one (input, target) pair, got {s.shape[0]}")
+    s = s.to(dtype)
+    return s[:-1].contiguous(), s[1:].contiguous()
+
+
+def load_series(path: str | Path) -> np.ndarray:
+    """A one-column series from a ``.npy`` file or a CSV/text file (one number a line; a header
+    line is skipped). Returns float64 (N,). Raises ValueError naming the file when it is not one
+    column of finite numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"series file not found: {path}")
+    if path.suffix == ".npy":
+        data = np.load(path, allow_pickle=False)
+    else:
+        try:
+            data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError:  # maybe a header line
+            data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim == 2 and data.shape[1] == 1:
+        data = data[:, 0]
+    if data.ndim != 1:
+        raise ValueError(f"{path}: expected one column of numbers, got an array of shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path}: the series contains NaN or Inf")
+    return data
+
+
+def init_weights(
+    n_features: int = 1,
+    hidden: int = 6,
+    n_out: int = 1,
+    seed: int | None = 0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """The tutorial's initial weights: w1 (F+H, H) ~ N(0, 0.4) drawn first, then w2 (H, O) ~ N(0, 0.3).
+
+    The draws are those of ``torch.manual_seed(seed)`` followed by ``normal_`` on tensors of these
+    shapes and ``dtype``, in the tutorial's order; they use a private generator, so the global
+    random state is left alone. ``seed=None`` draws from the global generator, like the tutorial.
+    """
+    for name, value in (("n_features", n_features), ("hidden", hidden), ("n_out", n_out)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    w1 = torch.empty(n_features + hidden, hidden, dtype=dtype).normal_(0.0, 0.4, generator=generator)
+    w2 = torch.empty(hidden, n_out, dtype=dtype).normal_(0.0, 0.3, generator=generator)
+    return w1, w2

@@ -1,0 +1,59 @@
+"""Typed wrappers of the native ops (``torch.ops.sinernn.*``) and their fake kernels.
+
+The wrappers call the ops as they are; the checks are the ops' own. Shapes: F input features,
+H hidden units, O outputs, L time steps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import _extension
+
+_fakes_registered = False
+
+
+def step(x: Tensor, y: Tensor, h: Tensor, w1: Tensor, w2: Tensor, lr: float) -> tuple[Tensor, Tensor, Tensor]:
+    """One fused training step; updates ``w1`` (F+H, H) and ``w2`` (H, O) in place.
+
+    x (F,), y (O,), h (H,) -> (new context (H,), prediction (O,), loss ()).
+    """
+    _extension.load()
+    return torch.ops.sinernn.step.default(x, y, h, w1, w2, lr)
+
+
+def train(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
+    """The whole training run in one call; updates w1, w2 in place.
+
+    x (L, F), y (L, O) -> per-epoch loss totals (epochs,).
+    """
+    _extension.load()
+    return torch.ops.sinernn.train.default(x, y, w1, w2, epochs, lr)
+
+
+def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """Teacher-forced prediction from a zero context: x (L, F) -> (predictions (L, O), contexts (L, H))."""
+    _extension.load()
+    return torch.ops.sinernn.predict.default(x, w1, w2)
+
+
+def register_fake_kernels() -> None:
+    """Shape-only kernels, so FakeTensor, torch.compile and opcheck can trace the ops."""
+    global _fakes_registered
+    if _fakes_registered:
+        return
+
+    @torch.library.register_fake("sinernn::step")
+    def _(x, y, h, w1, w2, lr):
+        return h.new_empty(w1.shape[1]), y.new_empty(y.shape[0]), x.new_empty(())
+
+    @torch.library.register_fake("sinernn::train")
+    def _(x, y, w1, w2, epochs, lr):
+        return x.new_empty(epochs)
+
+    @torch.library.register_fake("sinernn::predict")
+    def _(x, w1, w2):
+        return x.new_empty(x.shape[0], w2.shape[1]), x.new_empty(x.shape[0], w1.shape[1])
+
+    _fakes_registered = True

@@ -1,0 +1,135 @@
+"""Training and prediction, one API over every backend.
+
+Backends (all give the same results; see ``sinernn.verify``):
+  "reference"  the tutorial's loop in PyTorch autograd (sinernn.reference)
+  "cpp-step"   a Python loop over the fused per-step op torch.ops.sinernn.step
+  "cpp"        the whole run in one native call, torch.ops.sinernn.train
+  "auto"       the fastest available: "cpp" when the native ops load, else "reference"
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import _extension, checks, reference
+
+BACKENDS = ("auto", "reference", "cpp-step", "cpp")
+
+
+@dataclass
+class TrainResult:
+    """What one training run did. ``losses`` (epochs,): per-epoch totals of the step losses."""
+
+    losses: Tensor
+    backend: str
+    seconds: float
+    epochs: int
+    seq_length: int
+    lr: float
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.seq_length
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1]) if self.epochs else float("nan")
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("inf")
+
+
+def resolve_backend(backend: str) -> str:
+    """The backend that ``backend`` names; "auto" picks "cpp" when the native ops load."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend != "auto":
+        if backend != "reference":
+            _extension.load()  # a clear RuntimeError when the native ops can't be had
+        return backend
+    if _extension.available():
+        return "cpp"
+    warnings.warn("sinernn: native ops unavailable, backend 'auto' falls back to 'reference'", stacklevel=3)
+    return "reference"
+
+
+def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
+    """The per-step shape: a Python loop over the fused step op, summing losses like the native loop."""
+    step = torch.ops.sinernn.step.default
+    xs, ys = x.unbind(0), y.unbind(0)
+    losses = x.new_empty(epochs)
+    for i in range(epochs):
+        h = x.new_zeros(w1.shape[1])
+        total = x.new_zeros(())
+        for x_t, y_t in zip(xs, ys):
+            h, _, loss = step(x_t, y_t, h, w1, w2, lr)
+            total += loss  # in x's dtype, in step order: the native loop's sum, bit for bit
+        losses[i] = total
+    return losses
+
+
+_TRAINERS = {
+    "reference": reference.train,
+    "cpp-step": _train_cpp_step,
+    "cpp": lambda x, y, w1, w2, epochs, lr: torch.ops.sinernn.train.default(x, y, w1, w2, epochs, lr),
+}
+
+
+def train(
+    x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int = 300, lr: float = 0.1, backend: str = "auto"
+) -> TrainResult:
+    """Train the tutorial's Elman network: SGD after every step, context detached between steps.
+
+    x (L, F) inputs and y (L, O) targets (float32 or float64, finite); w1 (F+H, H) and w2 (H, O)
+    of the same dtype, leaf tensors, updated in place like the tutorial's. Each of ``epochs``
+    passes starts from a zero context. Returns a TrainResult whose ``losses`` (epochs,) are the
+    per-epoch sums of the step losses 0.5 * sum((pred - y)^2).
+
+    Raises TypeError/ValueError naming the bad argument, before any weight is touched.
+    """
+    L, F, O = checks.check_series(x, y)
+    checks.check_weights(w1, w2, F, O)
+    checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+    lr = checks.check_lr(lr)
+    epochs = checks.check_epochs(epochs)
+    name = resolve_backend(backend)
+
+    x, y = x.detach().contiguous(), y.detach().contiguous()
+    # Train contiguous weights; a non-contiguous caller's tensor gets the result copied back once.
+    w1_work, w2_work = w1.detach().contiguous(), w2.detach().contiguous()
+    start = time.perf_counter()
+    with torch.no_grad():
+        losses = _TRAINERS[name](x, y, w1_work, w2_work, epochs, lr)
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        for w, work in ((w1, w1_work), (w2, w2_work)):
+            if work.data_ptr() != w.data_ptr():
+                w.copy_(work)
+    return TrainResult(losses=losses, backend=name, seconds=seconds, epochs=epochs, seq_length=L, lr=lr)
+
+
+def predict(
+    x: Tensor, w1: Tensor, w2: Tensor, backend: str = "auto", return_hidden: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Teacher-forced predictions: zero context, the true x_t at every step, no updates.
+
+    x (L, F), w1 (F+H, H), w2 (H, O) -> predictions (L, O); with ``return_hidden`` also the
+    contexts (L, H). "cpp-step" and "cpp" both use the native predict op.
+    """
+    _, F, _ = checks.check_series(x)
+    checks.check_weights(w1, w2, F, None)
+    checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+    name = resolve_backend(backend)
+    with torch.no_grad():
+        x, w1, w2 = x.detach(), w1.detach(), w2.detach()
+        if name == "reference":
+            preds, hidden = reference.predict(x, w1, w2)
+        else:
+            preds, hidden = torch.ops.sinernn.predict.default(x, w1, w2)
+    return (preds, hidden) if return_hidden else preds
