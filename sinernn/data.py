@@ -83,3 +83,20 @@ def init_weights(
     w1 = torch.empty(n_features + hidden, hidden, dtype=dtype).normal_(0.0, 0.4, generator=generator)
     w2 = torch.empty(hidden, n_out, dtype=dtype).normal_(0.0, 0.3, generator=generator)
     return w1, w2
+
+
+def smooth_series(
+    seq_length: int, n_features: int, n_out: int, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor]:
+    """A random smooth multi-channel series for tests and checks: sines of random frequency and phase.
+
+    Channel c is ``sin(f_c * t + phase_c)`` on t = linspace(0, 6, L+1); x (L, F) holds the first
+    F channels at t_0..t_{L-1}, y (L, O) the first O channels one step later.
+    """
+    g = torch.Generator().manual_seed(seed)
+    n = max(n_features, n_out)
+    t = torch.linspace(0, 6, seq_length + 1, dtype=torch.float64)[:, None]
+    freq = 0.5 + 2 * torch.rand(n, generator=g, dtype=torch.float64)
+    phase = 6 * torch.rand(n, generator=g, dtype=torch.float64)
+    s = torch.sin(t * freq + phase).to(dtype)
+    return s[:-1, :n_features].contiguous(), s[1:, :n_out].contiguous()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _extension, checks, reference
+from . import _extension, checks, ops, reference
 
 BACKENDS = ("auto", "reference", "cpp-step", "cpp")
 
@@ -61,7 +61,7 @@ def resolve_backend(backend: str) -> str:
 
 def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
     """The per-step shape: a Python loop over the fused step op, summing losses like the native loop."""
-    step = torch.ops.sinernn.step.default
+    step = torch.ops.sinernn.step.default  # the op itself: no per-step Python wrapper
     xs, ys = x.unbind(0), y.unbind(0)
     losses = x.new_empty(epochs)
     for i in range(epochs):
@@ -77,7 +77,7 @@ def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, l
 _TRAINERS = {
     "reference": reference.train,
     "cpp-step": _train_cpp_step,
-    "cpp": lambda x, y, w1, w2, epochs, lr: torch.ops.sinernn.train.default(x, y, w1, w2, epochs, lr),
+    "cpp": ops.train,
 }
 
 
@@ -131,5 +131,5 @@ def predict(
         if name == "reference":
             preds, hidden = reference.predict(x, w1, w2)
         else:
-            preds, hidden = torch.ops.sinernn.predict.default(x, w1, w2)
+            preds, hidden = ops.predict(x, w1, w2)
     return (preds, hidden) if return_hidden else preds
