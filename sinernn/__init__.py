@@ -10,7 +10,7 @@
 from ._extension import available as native_available
 from ._extension import cuda_built
 from ._extension import load as load_native
-from .data import init_weights, load_series, series_pairs, sine_data, sine_time
+from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
 from .trainer import BACKENDS, TrainResult, predict, train
 from .verify import VerifyReport, verify
 
@@ -29,6 +29,7 @@ __all__ = [
     "series_pairs",
     "sine_data",
     "sine_time",
+    "smooth_series",
     "train",
     "verify",
 ]

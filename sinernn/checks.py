@@ -78,7 +78,7 @@ def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) ->
         raise ValueError(f"w2 must have shape (H, O) = {expected} to match w1 and y, got {tuple(w2.shape)}")
     if w2.shape[1] < 1:
         raise ValueError(f"w2 must have at least one output column, got {tuple(w2.shape)}")
-    if w1.data_ptr() == w2.data_ptr() and w1.numel() > 0:
+    if w1.device.type != "meta" and w1.untyped_storage().data_ptr() == w2.untyped_storage().data_ptr():
         raise ValueError("w1 and w2 share memory; they must be separate tensors")
     return H
 

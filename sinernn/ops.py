@@ -38,22 +38,34 @@ def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
     return torch.ops.sinernn.predict.default(x, w1, w2)
 
 
+def _check_one_device(op: str, **tensors: Tensor) -> None:
+    (first_name, first), *rest = tensors.items()
+    for name, t in rest:
+        if t.device != first.device:
+            raise RuntimeError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}; all tensors must be on one device")
+
+
 def register_fake_kernels() -> None:
     """Shape-only kernels, so FakeTensor, torch.compile and opcheck can trace the ops."""
     global _fakes_registered
     if _fakes_registered:
         return
 
+    # Also the Meta kernels: a call that mixes meta and real tensors lands here, so the device
+    # check the native kernels make is made here too.
     @torch.library.register_fake("sinernn::step")
     def _(x, y, h, w1, w2, lr):
+        _check_one_device("sinernn::step", x=x, y=y, h=h, w1=w1, w2=w2)
         return h.new_empty(w1.shape[1]), y.new_empty(y.shape[0]), x.new_empty(())
 
     @torch.library.register_fake("sinernn::train")
     def _(x, y, w1, w2, epochs, lr):
+        _check_one_device("sinernn::train", x=x, y=y, w1=w1, w2=w2)
         return x.new_empty(epochs)
 
     @torch.library.register_fake("sinernn::predict")
     def _(x, w1, w2):
+        _check_one_device("sinernn::predict", x=x, w1=w1, w2=w2)
         return x.new_empty(x.shape[0], w2.shape[1]), x.new_empty(x.shape[0], w1.shape[1])
 
     _fakes_registered = True

@@ -127,7 +127,8 @@ def predict(
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
     name = resolve_backend(backend)
     with torch.no_grad():
-        x, w1, w2 = x.detach(), w1.detach(), w2.detach()
+        # one memory layout for every backend and caller, as in train
+        x, w1, w2 = (t.detach().contiguous() for t in (x, w1, w2))
         if name == "reference":
             preds, hidden = reference.predict(x, w1, w2)
         else:

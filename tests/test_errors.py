@@ -1,0 +1,89 @@
+"""Bad input to the public API: a clear error naming the argument, and no weight changed."""
+
+import pytest
+import torch
+
+import sinernn
+
+from cases import ALL_BACKENDS, problem
+
+
+def _cases():
+    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
+    nan_x = x.clone()
+    nan_x[2, 0] = float("nan")
+    inf_y = y.clone()
+    inf_y[0, 0] = float("inf")
+    leafless = (w1.clone().requires_grad_() * 1.0, w2)
+    return [
+        # (what, kwargs overriding the good call, exception, words the message must contain)
+        ("x rank", dict(x=x[:, 0]), ValueError, "x must have shape (L, F)"),
+        ("y length", dict(y=y[:5]), ValueError, "y must have shape (L, O) = (6, O)"),
+        ("w1 shape", dict(w1=w1[:4]), ValueError, "w1 must have shape (F+H, H) = (5, 4)"),
+        ("w2 shape", dict(w2=torch.zeros(4, 2)), ValueError, "w2 must have shape (H, O) = (4, 1)"),
+        ("w2 dtype", dict(w2=w2.double()), TypeError, "w2 has dtype torch.float64 but x has torch.float32"),
+        ("y dtype", dict(y=y.double()), TypeError, "y has dtype torch.float64"),
+        ("int weights", dict(w1=w1.int()), TypeError, "w1 must be float32 or float64"),
+        ("half data", dict(x=x.half(), y=y.half()), TypeError, "x must be float32 or float64"),
+        ("not a tensor", dict(x=x.numpy()), TypeError, "x must be a torch.Tensor"),
+        ("devices", dict(w1=w1.to("meta")), ValueError, "w1 is on meta but x is on cpu"),
+        ("nan lr", dict(lr=float("nan")), ValueError, "lr must be finite and >= 0"),
+        ("inf lr", dict(lr=float("inf")), ValueError, "lr must be finite and >= 0"),
+        ("negative lr", dict(lr=-0.1), ValueError, "lr must be finite and >= 0"),
+        ("string lr", dict(lr="0.1"), TypeError, "lr must be a real number"),
+        ("negative epochs", dict(epochs=-1), ValueError, "epochs must be >= 0"),
+        ("float epochs", dict(epochs=2.5), TypeError, "epochs must be an int"),
+        ("empty series", dict(x=x[:0], y=y[:0]), ValueError, "L >= 1 steps"),
+        ("nan in x", dict(x=nan_x), ValueError, "x contains NaN or Inf"),
+        ("inf in y", dict(y=inf_y), ValueError, "y contains NaN or Inf"),
+        ("non-leaf w1", dict(w1=leafless[0]), ValueError, "w1 must be a leaf tensor"),
+        ("backend", dict(backend="gpu"), ValueError, "backend must be one of auto, reference, cpp-step, cpp"),
+    ]
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("what,override,exc,message", _cases(), ids=[c[0] for c in _cases()])
+def test_bad_train_arguments_raise_and_change_nothing(what, override, exc, message, backend):
+    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
+    call = dict(x=x, y=y, w1=w1, w2=w2, epochs=3, lr=0.1, backend=backend)
+    call.update(override)
+    weights = [t for t in (call["w1"], call["w2"], w1, w2) if isinstance(t, torch.Tensor) and t.device.type == "cpu"]
+    before = [t.detach().clone() for t in weights]
+    with pytest.raises(exc) as info:
+        sinernn.train(**call)
+    assert message in str(info.value)
+    for t, b in zip(weights, before):
+        assert torch.equal(t.detach(), b), f"{what}: a weight changed although the call failed"
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_weights_sharing_memory_are_refused(backend):
+    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
+    before = w1.clone()
+    with pytest.raises(ValueError, match="w1 and w2 share memory"):
+        sinernn.train(x, y, w1, w1[:4, :1], epochs=2, backend=backend)
+    assert torch.equal(w1, before)
+
+
+def test_bad_predict_arguments():
+    x, y, w1, w2 = problem(2, 3, 1, L=4)
+    with pytest.raises(ValueError, match=r"w1 must have shape \(F\+H, H\) = \(5, 3\)"):
+        sinernn.predict(x, w1[:4], w2)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        sinernn.predict(x.new_full((4, 2), float("nan")), w1, w2)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        sinernn.predict(x, w1, w2, backend="fast")
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [(dict(hidden=0), "hidden must be an int >= 1"), (dict(n_features=1.5), "n_features must be an int >= 1"), (dict(dtype=torch.int32), "dtype must be")],
+)
+def test_bad_init_weights(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        sinernn.init_weights(**kwargs)
+
+
+def test_bad_sine_data():
+    with pytest.raises(ValueError, match="seq_length must be an int >= 1"):
+        sinernn.sine_data(seq_length=0)

@@ -1,0 +1,107 @@
+"""The ops as PyTorch sees them: schemas, fake kernels, torch.compile, checks at the op entry."""
+
+import pytest
+import torch
+
+import sinernn
+
+from cases import DTYPES, problem
+
+OPS = torch.ops.sinernn
+
+
+def op_args(dtype, F=2, H=3, O=2, L=5):
+    x, y, w1, w2 = problem(F, H, O, L=L, dtype=dtype)
+    h = torch.tanh(torch.linspace(-1, 1, H, dtype=dtype))
+    return {
+        "step": (x[0], y[0], h, w1.clone(), w2.clone(), 0.1),
+        "train": (x, y, w1.clone(), w2.clone(), 4, 0.1),
+        "predict": (x, w1, w2),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["step", "train", "predict"])
+def test_opcheck(name, dtype):
+    torch.library.opcheck(getattr(OPS, name).default, op_args(dtype)[name])
+
+
+def test_schemas_declare_the_in_place_weights():
+    step = str(OPS.step.default._schema)
+    train = str(OPS.train.default._schema)
+    assert "Tensor(a!) w1" in step and "Tensor(b!) w2" in step
+    assert "Tensor(a!) w1" in train and "Tensor(b!) w2" in train
+    assert "!" not in str(OPS.predict.default._schema)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fake_kernels_give_the_shapes(dtype):
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode() as mode:
+        args = {k: tuple(mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in v) for k, v in op_args(dtype).items()}
+        h, p, loss = OPS.step(*args["step"])
+        assert (h.shape, p.shape, loss.shape) == ((3,), (2,), ()) and h.dtype == dtype
+        assert OPS.train(*args["train"]).shape == (4,)
+        pred, hidden = OPS.predict(*args["predict"])
+        assert pred.shape == (5, 2) and hidden.shape == (5, 3)
+
+
+def test_torch_compile_fullgraph_matches_eager():
+    torch._dynamo.reset()
+    x, y, w1, w2 = problem(1, 6, 1, L=20, dtype=torch.float32)
+
+    def train_then_predict(x, y, w1, w2):
+        losses = OPS.train(x, y, w1, w2, 30, 0.1)
+        pred, hidden = OPS.predict(x, w1, w2)
+        return losses, pred, hidden
+
+    a1, a2, b1, b2 = w1.clone(), w2.clone(), w1.clone(), w2.clone()
+    eager = train_then_predict(x, y, a1, a2)
+    compiled = torch.compile(train_then_predict, fullgraph=True, backend="aot_eager")(x, y, b1, b2)
+    for e, c in zip(eager, compiled):
+        assert torch.equal(e, c)
+    assert torch.equal(a1, b1) and torch.equal(a2, b2)  # the in-place update happened under compile too
+
+
+# Direct calls of the ops with bad arguments: a clear error naming the argument, no weight changed.
+def _bad_calls():
+    x, y, w1, w2 = problem(2, 3, 1, L=4)
+    h = torch.zeros(3, dtype=torch.float64)
+    return [
+        ("train", (x[0], y, w1, w2, 2, 0.1), "x must have shape (L, F)"),
+        ("train", (x, y[:3], w1, w2, 2, 0.1), "y must have shape (L, O)"),
+        ("train", (x, y, w1[:4], w2, 2, 0.1), "w1 must have shape (F+H, H)"),
+        ("train", (x, y, w1, w2.t(), 2, 0.1), "w2 must have shape (H, O)"),
+        ("train", (x, y, w1, w2.float(), 2, 0.1), "w2 has dtype Float but x has dtype Double"),
+        ("train", (x.int(), y.int(), w1, w2, 2, 0.1), "x must be float32 or float64"),
+        ("train", (x, y, w1, w2, -1, 0.1), "epochs must be >= 0"),
+        ("train", (x, y, w1, w2, 2, float("nan")), "lr must be a finite number >= 0"),
+        ("train", (x, y, w1, w2, 2, -0.5), "lr must be a finite number >= 0"),
+        ("train", (x[:0], y[:0], w1, w2, 2, 0.1), "at least one step"),
+        ("train", (x.new_full((4, 2), float("nan")), y, w1, w2, 2, 0.1), "x contains NaN or Inf"),
+        ("train", (x, y, w1.new_empty(2, 0), w2.new_empty(0, 1), 2, 0.1), "at least one hidden unit"),
+        ("step", (x[0], y[0], h[:2], w1, w2, 0.1), "h must have shape (H,)"),
+        ("step", (x, y[0], h, w1, w2, 0.1), "x must have shape (F,)"),
+        ("step", (x[0], y[0], h, w1, w2, float("inf")), "lr must be a finite number >= 0"),
+        ("predict", (x, w1, w2[:2]), "w2 must have shape (H, O)"),
+        ("predict", (x, w1.float(), w2), "w1 has dtype Float"),
+    ]
+
+
+@pytest.mark.parametrize("name,args,message", _bad_calls(), ids=lambda v: v if isinstance(v, str) and " " not in v else "")
+def test_op_entry_checks(name, args, message):
+    weights = [a for a in args if isinstance(a, torch.Tensor)]
+    before = [w.clone() for w in weights]
+    with pytest.raises(RuntimeError) as info:
+        getattr(OPS, name)(*args)
+    assert message in str(info.value)
+    assert f"sinernn::{name}" in str(info.value)
+    for w, b in zip(weights, before):
+        assert torch.equal(w, b) or (w.isnan().all() and b.isnan().all())
+
+
+def test_op_rejects_tensors_on_another_device():
+    x, y, w1, w2 = problem(1, 2, 1, L=3)
+    with pytest.raises(RuntimeError, match="w1 is on meta but x is on cpu"):
+        OPS.train(x, y, w1.to("meta"), w2, 1, 0.1)
