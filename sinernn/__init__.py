@@ -12,7 +12,7 @@ from ._extension import cuda_built
 from ._extension import load as load_native
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
 from .trainer import BACKENDS, TrainResult, predict, train
-from .verify import VerifyReport, verify
+from .verification import VerifyReport, verify
 
 __version__ = "0.1.0"
 

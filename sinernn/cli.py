@@ -11,7 +11,7 @@ import torch
 from . import _extension
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time
 from .trainer import BACKENDS, predict, train
-from .verify import verify
+from .verification import verify
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

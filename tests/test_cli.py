@@ -1,0 +1,86 @@
+"""The command line, run as a user runs it: `python -m sinernn ...` in a subprocess."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sinernn", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_train_reproduces_the_tutorials_log_and_plot(tmp_path):
+    out = run("train", "--plot", str(tmp_path / "fig.png"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    epochs = [line for line in lines if line.startswith("Epoch: ")]
+    assert [int(line.split()[1]) for line in epochs] == list(range(0, 300, 10))
+    assert all(line.split()[2] == "loss" and float(line.split()[3]) > 0 for line in epochs)
+    assert any(line.startswith("final loss ") for line in lines)
+    assert any(line.startswith("backend cpp") for line in lines)
+    assert any("steps per second" in line for line in lines)
+    png = (tmp_path / "fig.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_train_log_matches_the_api(tmp_path):
+    import torch
+
+    import sinernn
+
+    out = run("train", "--epochs", "30", "--hidden", "3", "--seed", "2", "--lr", "0.05", "--no-plot", "--backend", "cpp-step")
+    assert out.returncode == 0, out.stderr
+    x, y = sinernn.sine_data()
+    w1, w2 = sinernn.init_weights(1, 3, 1, seed=2)
+    res = sinernn.train(x, y, w1, w2, epochs=30, lr=0.05, backend="reference")
+    logged = [float(line.split()[3]) for line in out.stdout.splitlines() if line.startswith("Epoch: ")]
+    expected = [float(res.losses[i]) for i in (0, 10, 20)]
+    assert logged == pytest.approx(expected, rel=1e-5)
+    assert "backend cpp-step" in out.stdout and not list(tmp_path.iterdir())
+    assert torch.isfinite(res.losses).all()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_train_on_a_series_file(tmp_path, suffix):
+    series = np.cos(np.linspace(0, 12, 40))
+    path = tmp_path / f"series{suffix}"
+    if suffix == ".npy":
+        np.save(path, series)
+    else:
+        path.write_text("value\n" + "\n".join(f"{v:.9f}" for v in series) + "\n")
+    out = run("train", "--data", str(path), "--epochs", "20", "--plot", str(tmp_path / "f.png"))
+    assert out.returncode == 0, out.stderr
+    assert f"{path}" in out.stdout and (tmp_path / "f.png").exists()
+
+
+def test_train_bad_arguments_fail_with_a_message(tmp_path):
+    out = run("train", "--epochs", "-3")
+    assert out.returncode == 2 and "--epochs" in out.stderr and "must be >= 0" in out.stderr
+    out = run("train", "--lr", "nan", "--no-plot")
+    assert out.returncode == 2 and "lr must be finite" in out.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2\n3,4\n")
+    out = run("train", "--data", str(bad), "--no-plot")
+    assert out.returncode == 2 and "one column" in out.stderr
+    out = run("train", "--data", str(tmp_path / "missing.csv"))
+    assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_verify_passes_and_reports():
+    out = run("verify", "--random", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "tutorial" in out.stdout and "random0" in out.stdout and "0 exceeded" in out.stdout
+
+
+def test_help_shows_examples():
+    out = run("train", "--help")
+    assert out.returncode == 0 and "examples:" in out.stdout and "--data" in out.stdout
+    out = run("--help")
+    assert out.returncode == 0 and "train" in out.stdout and "verify" in out.stdout
+
+
+def test_info():
+    out = run("info")
+    assert out.returncode == 0 and "native ops: loaded" in out.stdout

@@ -1,0 +1,69 @@
+"""Building and loading the native ops: ahead of time, or compiled on first use."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import sinernn
+from sinernn import _extension, _native_build as native
+
+
+def test_aot_module_is_used_when_built_for_this_torch_and_these_sources():
+    info = native.read_build_info(_extension._PACKAGE_DIR)
+    if info is None:
+        pytest.skip("no ahead-of-time build here (not installed with pip install -e .)")
+    fresh = info["torch"] == torch.__version__ and info["sources_sha256"] == native.sources_digest()
+    assert (_extension._aot_problem() is None) == fresh
+    assert sinernn.load_native() == ("aot" if fresh else "jit")
+    assert sinernn.cuda_built() is False or torch.version.cuda is not None
+
+
+@pytest.mark.parametrize(
+    "info,words",
+    [
+        (None, "has no _C.build.json"),
+        ({"torch": "1.0.0", "sources_sha256": "x"}, "built for torch 1.0.0"),
+        ({"torch": torch.__version__, "sources_sha256": "stale"}, "older than the sources"),
+    ],
+)
+def test_a_stale_or_foreign_build_is_refused(monkeypatch, info, words):
+    monkeypatch.setattr(native, "read_build_info", lambda directory: info)
+    monkeypatch.setattr(_extension.importlib.util, "find_spec", lambda name: object())
+    assert words in _extension._aot_problem()
+
+
+def test_cuda_switch():
+    with pytest.raises(ValueError, match="SINERNN_CUDA must be auto, 0 or 1"):
+        native.want_cuda("yes")
+    assert native.want_cuda("0") is False
+    if torch.version.cuda is None:
+        assert native.want_cuda("auto") is False
+        with pytest.raises(RuntimeError, match="SINERNN_CUDA=1 but CUDA cannot be built here"):
+            native.want_cuda("1")
+
+
+def test_first_use_build_when_no_aot_module(tmp_path):
+    """No usable sinernn._C: the same sources are compiled with cpp_extension.load, saying so once,
+    and give the same results as the ahead-of-time module (bit for bit: same flags)."""
+    x, y = sinernn.sine_data()
+    w1, w2 = sinernn.init_weights(seed=1)
+    expected = sinernn.train(x, y, w1, w2, epochs=50, backend="cpp").losses.tolist()
+    code = (
+        "import sinernn._native_build as n; n.read_build_info = lambda d: None\n"
+        "import json, sinernn\n"
+        "how = sinernn.load_native()\n"
+        "x, y = sinernn.sine_data(); w1, w2 = sinernn.init_weights(seed=1)\n"
+        "print(json.dumps([how, sinernn.train(x, y, w1, w2, epochs=50, backend='cpp').losses.tolist()]))\n"
+    )
+    env = dict(os.environ, SINERNN_BUILD_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    how, losses = json.loads(out.stdout.strip().splitlines()[-1])
+    assert how == "jit"
+    notes = [line for line in out.stderr.splitlines() if line.startswith("sinernn:")]
+    assert len(notes) == 1 and "compiling the native ops" in notes[0], out.stderr
+    assert losses == expected
