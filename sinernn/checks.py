@@ -36,6 +36,8 @@ def check_same_dtype_device(**tensors: Tensor) -> None:
 
 
 def check_finite(name: str, t: Tensor) -> None:
+    if t.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device, which holds no data to train on")
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or Inf")
 

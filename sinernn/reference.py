@@ -55,10 +55,10 @@ def train(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) 
 
     x (L, F), y (L, O), w1 (F+H, H), w2 (H, O) -> per-epoch loss totals (epochs,), x's dtype.
     """
-    losses = torch.empty(epochs, dtype=x.dtype)
+    losses = x.new_empty(epochs)
     for i in range(epochs):
-        total_loss = torch.zeros((), dtype=x.dtype)
-        context_state = torch.zeros(w1.shape[1], dtype=x.dtype)  # every epoch starts from zeros
+        total_loss = x.new_zeros(())
+        context_state = x.new_zeros(w1.shape[1])  # every epoch starts from zeros
         for j in range(x.size(0)):
             context_state, _, loss = step(x[j], y[j], context_state, w1, w2, lr)
             total_loss += loss  # summed in x's dtype, in step order
@@ -72,7 +72,7 @@ def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
 
     x (L, F) -> (predictions (L, O), contexts (L, H)).
     """
-    context_state = torch.zeros((1, w1.shape[1]), dtype=x.dtype)
+    context_state = x.new_zeros((1, w1.shape[1]))
     predictions, contexts = [], []
     for i in range(x.size(0)):
         input = x[i : i + 1]

@@ -45,10 +45,15 @@ class TrainResult:
         return self.steps / self.seconds if self.seconds > 0 else float("inf")
 
 
-def resolve_backend(backend: str) -> str:
-    """The backend that ``backend`` names; "auto" picks "cpp" when the native ops load."""
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend that ``backend`` names for tensors on ``device``; "auto" picks "cpp" when the
+    native ops load and the tensors are on the CPU (the only device with native kernels so far)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if device.type != "cpu":
+        if backend in ("cpp", "cpp-step"):
+            raise ValueError(f"backend {backend!r} runs on the CPU only; the tensors are on {device} (use backend='reference')")
+        return "reference"
     if backend != "auto":
         if backend != "reference":
             _extension.load()  # a clear RuntimeError when the native ops can't be had
@@ -98,7 +103,7 @@ def train(
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
     lr = checks.check_lr(lr)
     epochs = checks.check_epochs(epochs)
-    name = resolve_backend(backend)
+    name = resolve_backend(backend, x.device)
 
     x, y = x.detach().contiguous(), y.detach().contiguous()
     # Train contiguous weights; a non-contiguous caller's tensor gets the result copied back once.
@@ -125,7 +130,7 @@ def predict(
     _, F, _ = checks.check_series(x)
     checks.check_weights(w1, w2, F, None)
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
-    name = resolve_backend(backend)
+    name = resolve_backend(backend, x.device)
     with torch.no_grad():
         # one memory layout for every backend and caller, as in train
         x, w1, w2 = (t.detach().contiguous() for t in (x, w1, w2))

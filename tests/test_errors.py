@@ -65,6 +65,23 @@ def test_weights_sharing_memory_are_refused(backend):
     assert torch.equal(w1, before)
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_meta_tensors_are_refused(backend):
+    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
+    with pytest.raises(ValueError, match="x is on the meta device"):
+        sinernn.train(x.to("meta"), y.to("meta"), w1.to("meta"), w2.to("meta"), backend=backend)
+
+
+def test_fused_backends_refuse_other_devices():
+    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
+    # (no GPU here: ask the backend resolution directly, as train does after its checks)
+    from sinernn import trainer
+
+    with pytest.raises(ValueError, match="backend 'cpp' runs on the CPU only; the tensors are on cuda:0"):
+        trainer.resolve_backend("cpp", torch.device("cuda:0"))
+    assert trainer.resolve_backend("auto", torch.device("cuda:0")) == "reference"
+
+
 def test_bad_predict_arguments():
     x, y, w1, w2 = problem(2, 3, 1, L=4)
     with pytest.raises(ValueError, match=r"w1 must have shape \(F\+H, H\) = \(5, 3\)"):
