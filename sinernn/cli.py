@@ -113,6 +113,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub, name: str, func, help: str, description: str, examples: str | None = None) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=description, epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sinernn",
@@ -120,13 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "train",
-        help="train the tutorial's network, print its log, write its plot",
-        description="Train the tutorial's Elman network (1 input + H context -> H tanh -> 1 output) one point at a time "
+    p = _command(
+        sub, "train", cmd_train,
+        "train the tutorial's network, print its log, write its plot",
+        "Train the tutorial's Elman network (1 input + H context -> H tanh -> 1 output) one point at a time "
         "with SGD after every step, print the tutorial's log, and write its figure.",
-        epilog=TRAIN_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        TRAIN_EXAMPLES,
     )
     p.add_argument("--epochs", type=_non_negative_int, default=300, help="passes over the series (default: 300)")
     p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
@@ -139,23 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default="sine_wave.png", metavar="PNG", help="where to write the figure (default: sine_wave.png)")
     p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no figure")
     p.add_argument("--log-every", type=_non_negative_int, default=10, help="print the loss every N epochs, 0 for never (default: 10)")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser(
-        "verify",
-        help="check the fused ops against the autograd reference",
-        description="Train with the reference path and the fused backends from identical weights and report the largest "
+    p = _command(
+        sub, "verify", cmd_verify,
+        "check the fused ops against the autograd reference",
+        "Train with the reference path and the fused backends from identical weights and report the largest "
         "deviation of losses, weights, predictions and hidden states, against stated tolerances.",
-        epilog=VERIFY_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        VERIFY_EXAMPLES,
     )
     p.add_argument("--random", type=_non_negative_int, default=3, help="problems of other sizes besides the tutorial's (default: 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random problems (default: 0)")
     p.add_argument("--full", action="store_true", help="one line per quantity instead of one per comparison")
-    p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("info", help="how the native ops were loaded", description="Show torch's version and how sinernn's native ops were loaded.")
-    p.set_defaults(func=cmd_info)
+    _command(sub, "info", cmd_info, "how the native ops were loaded", "Show torch's version and how sinernn's native ops were loaded.")
     return parser
 
 
