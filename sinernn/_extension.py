@@ -38,12 +38,15 @@ def _aot_problem() -> str | None:
         return f"sinernn._C was built for torch {info.get('torch')}, this is torch {torch.__version__}"
     if native.CSRC.is_dir() and info.get("sources_sha256") != native.sources_digest():
         return "sinernn._C is older than the sources in csrc/"
+    if info.get("cpu") not in ("portable", native.cpu_tag()):
+        return "sinernn._C was built for another CPU (-march=native)"
     return None
 
 
 def _jit_build_dir() -> Path:
     root = Path(os.environ.get("SINERNN_BUILD_DIR", Path.home() / ".cache" / "sinernn"))
-    path = root / f"torch-{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    cpu = "portable" if native.portable() else native.cpu_tag()
+    path = root / f"torch-{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{cpu}"
     path.mkdir(parents=True, exist_ok=True)
     lock = path / "lock"
     if lock.exists() and time.time() - lock.stat().st_mtime > _STALE_LOCK_SECONDS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +68,33 @@ def want_cuda(switch: str | None = None) -> bool:
     return has_toolkit and bool(cuda_sources()) if switch == "auto" else True
 
 
+def portable() -> bool:
+    """SINERNN_PORTABLE=1: build for the baseline of the architecture, not for this CPU."""
+    return os.environ.get("SINERNN_PORTABLE", "0") == "1"
+
+
+def cpu_tag() -> str:
+    """A short digest of this CPU's model and feature flags: a -march=native binary runs only there."""
+    text = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags", "Features", "CPU part"))]
+        text += "".join(sorted(set(lines)))
+    except OSError:
+        pass
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def build_settings() -> BuildSettings:
     debug = os.environ.get("SINERNN_DEBUG", "0") == "1"
     cuda = want_cuda()
     opt = ["-O0", "-g"] if debug else ["-O3"]
-    # -ffp-contract=off: no fused multiply-adds chosen differently in different inlining contexts,
-    # so the per-step op and the whole-loop op round identically (they agree bit for bit).
-    cflags = [*opt, "-ffp-contract=off"]
+    # -march=native: AVX-512 and FMA where the CPU has them (SINERNN_PORTABLE=1 for a binary that
+    # runs on any CPU of the architecture). -ffp-contract=off: the compiler fuses no multiply-add
+    # on its own, so every FMA is the explicit one in elman_math.h and the per-step op and the
+    # whole-loop op round identically (they agree bit for bit).
+    march = [] if portable() else ["-march=native"]
+    cflags = [*opt, *march, "-ffp-contract=off"]
     cuda_cflags = [*opt, "--fmad=false"]
     macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
     sources = cpu_sources() + (cuda_sources() if cuda else [])
@@ -85,7 +106,12 @@ def write_build_info(directory: str | os.PathLike, cuda: bool) -> Path:
     import torch
 
     path = Path(directory) / BUILD_INFO_NAME
-    info = {"torch": torch.__version__, "sources_sha256": sources_digest(), "cuda": cuda}
+    info = {
+        "torch": torch.__version__,
+        "sources_sha256": sources_digest(),
+        "cuda": cuda,
+        "cpu": "portable" if portable() else cpu_tag(),
+    }
     path.write_text(json.dumps(info, indent=2) + "\n")
     return path
 
