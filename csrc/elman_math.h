@@ -19,8 +19,9 @@
 // arithmetic, and its order, is the same for every instantiation, so a fixed-size run and a
 // run-time-size run of the same problem round identically.
 //
-// Every sum runs in index order with fused multiply-adds where the hardware has them, so the
-// per-step op and the whole-loop op, which both call into this file, agree bit for bit.
+// Every sum runs in a fixed order (index order, or a fixed tree for the output dot), with fused
+// multiply-adds where the hardware has them, so the per-step op and the whole-loop op, which
+// both call into this file, agree bit for bit.
 #pragma once
 
 #include <cmath>
@@ -97,17 +98,27 @@ SINERNN_HOST_DEVICE void elman_accumulate_rows(const scalar_t* SINERNN_RESTRICT 
     for (int64_t j = 0; j < H; ++j) z[j] = fmadd(h[i], w1[(F + i) * H + j], z[j]);
 }
 
+// sum_j h[j] * w2[j, k]: eight partial sums (lane l takes j = l mod 8) added in a fixed tree,
+// so the sum is not one chain of H dependent multiply-adds and it vectorises.
+template <typename scalar_t, class S>
+SINERNN_HOST_DEVICE scalar_t elman_output_dot(const scalar_t* SINERNN_RESTRICT h, const scalar_t* SINERNN_RESTRICT w2,
+                                              int64_t k, S s) {
+  constexpr int kParts = 8;
+  const int64_t H = s.H(), O = s.O();
+  scalar_t part[kParts] = {};
+  int64_t j = 0;
+  for (; j + kParts <= H; j += kParts)
+    for (int l = 0; l < kParts; ++l) part[l] = fmadd(h[j + l], w2[(j + l) * O + k], part[l]);
+  for (int l = 0; j + l < H; ++l) part[l] = fmadd(h[j + l], w2[(j + l) * O + k], part[l]);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 // h_new = tanh(z) in place; pred = h_new @ w2.
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_activate_and_output(scalar_t* SINERNN_RESTRICT h_new, const scalar_t* SINERNN_RESTRICT w2,
                                                    scalar_t* SINERNN_RESTRICT pred, S s) {
-  const int64_t H = s.H(), O = s.O();
-  for (int64_t j = 0; j < H; ++j) h_new[j] = elman_tanh(h_new[j]);
-  for (int64_t k = 0; k < O; ++k) {
-    scalar_t p = 0;
-    for (int64_t j = 0; j < H; ++j) p = fmadd(h_new[j], w2[j * O + k], p);
-    pred[k] = p;
-  }
+  for (int64_t j = 0; j < s.H(); ++j) h_new[j] = elman_tanh(h_new[j]);
+  for (int64_t k = 0; k < s.O(); ++k) pred[k] = elman_output_dot(h_new, w2, k, s);
 }
 
 // Forward pass of one step: h_new = tanh(concat(x, h) @ w1), pred = h_new @ w2.
