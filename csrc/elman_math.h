@@ -257,4 +257,20 @@ SINERNN_HOST_DEVICE scalar_t elman_train_epoch(const scalar_t* x, const scalar_t
   return total;
 }
 
+// Call fn(sizes) with compile-time sizes for the common single-series shapes (the tutorial's F=1,
+// O=1 with a few H), run-time sizes otherwise. The arithmetic is the same either way.
+template <class Fn>
+inline void with_sizes(int64_t F, int64_t H, int64_t O, Fn&& fn) {
+  if (F == 1 && O == 1) {
+    switch (H) {
+      case 4: return fn(Sizes<1, 4, 1>{});
+      case 6: return fn(Sizes<1, 6, 1>{});
+      case 8: return fn(Sizes<1, 8, 1>{});
+      case 16: return fn(Sizes<1, 16, 1>{});
+      default: break;
+    }
+  }
+  fn(DynamicSizes{F, H, O});
+}
+
 }  // namespace sinernn

@@ -1,10 +1,6 @@
 // The sinernn operator library: every op's schema, declared once. Backends register kernels
 // for these schemas in their own files (cpu/elman_cpu.cpp; a CUDA file later). In-place
 // arguments are declared Tensor(a!) and never returned.
-//
-// This file is also the Python extension module sinernn._C: importing it runs the static
-// registrations below. It defines no Python functions besides build information.
-#include <Python.h>
 #include <torch/library.h>
 
 TORCH_LIBRARY(sinernn, m) {
@@ -20,21 +16,3 @@ TORCH_LIBRARY(sinernn, m) {
   m.def("predict(Tensor x, Tensor w1, Tensor w2) -> (Tensor pred, Tensor hidden)");
 }
 
-// Build facts, so the Python layer can tell which features this binary has.
-static PyObject* sinernn_cuda_built(PyObject*, PyObject*) {
-#ifdef SINERNN_WITH_CUDA
-  Py_RETURN_TRUE;
-#else
-  Py_RETURN_FALSE;
-#endif
-}
-
-static PyMethodDef sinernn_methods[] = {
-    {"cuda_built", sinernn_cuda_built, METH_NOARGS, "Whether CUDA kernels were compiled in."},
-    {nullptr, nullptr, 0, nullptr}};
-
-static struct PyModuleDef sinernn_module = {PyModuleDef_HEAD_INIT, "_C",
-                                            "sinernn's native ops (registered under torch.ops.sinernn)",
-                                            -1, sinernn_methods};
-
-PyMODINIT_FUNC PyInit__C(void) { return PyModule_Create(&sinernn_module); }

@@ -21,7 +21,7 @@ import torch
 from . import _native_build as native
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"how": None, "error": None, "cuda": False}
+_state: dict[str, object] = {"how": None, "error": None, "module": None}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # A JIT build killed half way leaves this lock file behind, and later builds wait on it forever.
 _STALE_LOCK_SECONDS = 15 * 60
@@ -54,24 +54,23 @@ def _jit_build_dir() -> Path:
     return path
 
 
-def _jit_load(reason: str) -> None:
+def _jit_load(reason: str):
     from torch.utils import cpp_extension
 
     if not native.CSRC.is_dir():
         raise RuntimeError(f"{reason}, and the C++ sources are not at {native.CSRC} to build it")
     settings = native.build_settings()
     print(f"sinernn: {reason}; compiling the native ops for this torch (once, about a minute)", file=sys.stderr)
-    cpp_extension.load(
+    return cpp_extension.load(
         name="sinernn_C",
         sources=settings.sources,
         extra_cflags=settings.cflags + [f"-D{k}" for k, _ in settings.macros],
         extra_cuda_cflags=settings.cuda_cflags,
         with_cuda=settings.cuda,
         build_directory=str(_jit_build_dir()),
-        is_python_module=False,
+        is_python_module=True,
         verbose=os.environ.get("SINERNN_VERBOSE_BUILD") == "1",
     )
-    _state["cuda"] = settings.cuda
 
 
 def load() -> str:
@@ -88,13 +87,12 @@ def load() -> str:
             problem = _aot_problem()
             if problem is None:
                 try:
-                    module = importlib.import_module("sinernn._C")
-                    _state["cuda"] = bool(module.cuda_built())
+                    _state["module"] = importlib.import_module("sinernn._C")
                     _state["how"] = "aot"
                 except (ImportError, OSError) as exc:  # e.g. undefined symbol: another torch
                     problem = f"sinernn._C does not load ({exc})"
             if problem is not None:
-                _jit_load(problem)
+                _state["module"] = _jit_load(problem)
                 _state["how"] = "jit"
         except Exception as exc:
             _state["error"] = f"sinernn: the native ops are unavailable: {exc}"
@@ -114,7 +112,12 @@ def available() -> bool:
     return True
 
 
+def module():
+    """The loaded extension module (sinernn._C, or its first-use build)."""
+    load()
+    return _state["module"]
+
+
 def cuda_built() -> bool:
     """Whether the loaded native ops include CUDA kernels."""
-    load()
-    return bool(_state["cuda"])
+    return bool(module().cuda_built())

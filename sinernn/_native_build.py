@@ -32,7 +32,7 @@ class BuildSettings:
 
 
 def cpu_sources(root: Path = CSRC) -> list[str]:
-    return [str(root / "elman_ops.cpp"), *sorted(str(p) for p in (root / "cpu").glob("*.cpp"))]
+    return [str(root / "elman_ops.cpp"), str(root / "python_module.cpp"), *sorted(str(p) for p in (root / "cpu").glob("*.cpp"))]
 
 
 def cuda_sources(root: Path = CSRC) -> list[str]:

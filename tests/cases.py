@@ -7,7 +7,7 @@ import torch
 import sinernn
 
 DTYPES = [torch.float64, torch.float32]
-FUSED_BACKENDS = ["cpp", "cpp-step"]
+FUSED_BACKENDS = ["cpp", "cpp-step", "cpp-step-op"]
 ALL_BACKENDS = ["reference", *FUSED_BACKENDS]
 # (F, H, O): size 1 everywhere, odd sizes, the tutorial's, a wider one
 SIZES = [(1, 1, 1), (3, 1, 2), (1, 6, 1), (2, 7, 3), (5, 4, 1), (1, 13, 2)]

@@ -37,7 +37,7 @@ def _cases():
         ("nan in x", dict(x=nan_x), ValueError, "x contains NaN or Inf"),
         ("inf in y", dict(y=inf_y), ValueError, "y contains NaN or Inf"),
         ("non-leaf w1", dict(w1=leafless[0]), ValueError, "w1 must be a leaf tensor"),
-        ("backend", dict(backend="gpu"), ValueError, "backend must be one of auto, reference, cpp-step, cpp"),
+        ("backend", dict(backend="gpu"), ValueError, "backend must be one of auto, reference, cpp-step, cpp-step-op, cpp"),
     ]
 
 

@@ -35,22 +35,6 @@ void check_series_finite(const char* op, const char* name, const at::Tensor& t) 
   TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
 }
 
-// Call fn(sizes) with compile-time sizes for the common small single-series shapes (the
-// tutorial's F=1, O=1 with a few H), run-time sizes otherwise. Same arithmetic either way.
-template <class Fn>
-void with_sizes(const ElmanSizes& s, Fn&& fn) {
-  if (s.F == 1 && s.O == 1) {
-    switch (s.H) {
-      case 4: return fn(Sizes<1, 4, 1>{});
-      case 6: return fn(Sizes<1, 6, 1>{});
-      case 8: return fn(Sizes<1, 8, 1>{});
-      case 16: return fn(Sizes<1, 16, 1>{});
-      default: break;
-    }
-  }
-  fn(DynamicSizes{s.F, s.H, s.O});
-}
-
 // Work on a contiguous version of an in-place argument; write back if it was a copy.
 struct ContiguousInOut {
   at::Tensor& target;
@@ -82,7 +66,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& 
   at::Tensor loss = at::empty({}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_step_cpu", [&] {
     std::vector<scalar_t> dz(s.H);
-    with_sizes(s, [&](auto sizes) {
+    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
       *loss.mutable_data_ptr<scalar_t>() = elman_train_step<scalar_t>(
           xc.const_data_ptr<scalar_t>(), yc.const_data_ptr<scalar_t>(), hc.const_data_ptr<scalar_t>(),
           h_new.mutable_data_ptr<scalar_t>(), pred.mutable_data_ptr<scalar_t>(), dz.data(),
@@ -123,7 +107,7 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
     scalar_t* w1p = w1io.work.mutable_data_ptr<scalar_t>();
     scalar_t* w2p = w2io.work.mutable_data_ptr<scalar_t>();
     const scalar_t lr_t = static_cast<scalar_t>(lr);
-    with_sizes(s, [&](auto sizes) {
+    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
       for (int64_t e = 0; e < epochs; ++e)
         out[e] = elman_train_epoch<scalar_t>(xp, yp, w1p, w2p, lr_t, workspace.data(), L, sizes);
     });
@@ -152,7 +136,7 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
     const scalar_t* xp = xc.const_data_ptr<scalar_t>();
     scalar_t* hp = hidden.mutable_data_ptr<scalar_t>();
     scalar_t* pp = pred.mutable_data_ptr<scalar_t>();
-    with_sizes(s, [&](auto sizes) {
+    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
       for (int64_t t = 0; t < L; ++t) {
         const scalar_t* h = t == 0 ? h0.data() : hp + (t - 1) * s.H;  // teacher forcing: true x_t
         elman_forward<scalar_t>(xp + t * s.F, h, w1c.const_data_ptr<scalar_t>(), w2c.const_data_ptr<scalar_t>(),

@@ -1,0 +1,143 @@
+// The Python extension module sinernn._C. Importing it loads this library, whose static
+// initialisers register the ops (elman_ops.cpp, cpu/elman_cpu.cpp). Besides build facts it has
+// one private fast path: a direct binding of the fused training step for the "cpp-step"
+// backend's Python loop, which would otherwise spend ~10 us per step in the dispatcher and in
+// allocating outputs. It runs the same elman_train_step as the op, so results are identical.
+//
+// Plain CPython API (no pybind11, no torch headers): it takes raw data pointers from the Python
+// layer (sinernn/trainer.py), which has checked and made contiguous every tensor and keeps them
+// alive for the session's lifetime. Not a public API.
+#include <Python.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "elman_math.h"
+
+namespace {
+
+struct StepSessionBase {
+  virtual ~StepSessionBase() = default;
+  virtual double step(int64_t t) = 0;    // runs step t (t == 0 starts an epoch); returns its loss
+  virtual double total() const = 0;      // the epoch's loss total so far, in the scalar type
+};
+
+// One model's training state for a Python loop over steps: the caller's data and weights, the
+// two context buffers, the workspace, and the running loss total in scalar_t.
+template <typename scalar_t>
+struct StepSession final : StepSessionBase {
+  const scalar_t* x;  // (L, F)
+  const scalar_t* y;  // (L, O)
+  scalar_t* w1;       // (F+H, H), updated in place
+  scalar_t* w2;       // (H, O), updated in place
+  int64_t F, H, O, L;
+  scalar_t lr;
+  std::vector<scalar_t> h, h_new, dz, pred;
+  scalar_t sum = 0;
+
+  StepSession(uintptr_t x_, uintptr_t y_, uintptr_t w1_, uintptr_t w2_, int64_t F_, int64_t H_, int64_t O_,
+              int64_t L_, double lr_)
+      : x(reinterpret_cast<const scalar_t*>(x_)), y(reinterpret_cast<const scalar_t*>(y_)),
+        w1(reinterpret_cast<scalar_t*>(w1_)), w2(reinterpret_cast<scalar_t*>(w2_)), F(F_), H(H_), O(O_), L(L_),
+        lr(static_cast<scalar_t>(lr_)), h(H_), h_new(H_), dz(H_), pred(O_) {}
+
+  double step(int64_t t) override {
+    if (t == 0) {  // a new epoch: zero context, zero total
+      std::fill(h.begin(), h.end(), scalar_t(0));
+      sum = 0;
+    }
+    scalar_t loss = 0;
+    sinernn::with_sizes(F, H, O, [&](auto sizes) {
+      loss = sinernn::elman_train_step<scalar_t>(x + t * F, y + t * O, h.data(), h_new.data(), pred.data(), dz.data(),
+                                                 w1, w2, lr, sizes);
+    });
+    sum += loss;  // in scalar_t, in step order: the whole-loop op's sum
+    h.swap(h_new);
+    return static_cast<double>(loss);
+  }
+  double total() const override { return static_cast<double>(sum); }
+};
+
+const char* kCapsule = "sinernn.StepSession";
+
+void destroy_session(PyObject* capsule) {
+  delete static_cast<StepSessionBase*>(PyCapsule_GetPointer(capsule, kCapsule));
+}
+
+// _step_session(x_ptr, y_ptr, w1_ptr, w2_ptr, F, H, O, L, lr, is_float64) -> capsule
+PyObject* step_session(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 10) {
+    PyErr_SetString(PyExc_TypeError, "_step_session takes 10 arguments");
+    return nullptr;
+  }
+  uintptr_t ptr[4];
+  int64_t size[4];
+  for (int i = 0; i < 4; ++i) ptr[i] = static_cast<uintptr_t>(PyLong_AsUnsignedLongLong(args[i]));
+  for (int i = 0; i < 4; ++i) size[i] = PyLong_AsLongLong(args[4 + i]);
+  const double lr = PyFloat_AsDouble(args[8]);
+  const int is_double = PyObject_IsTrue(args[9]);
+  if (PyErr_Occurred()) return nullptr;
+  if (size[0] < 1 || size[1] < 1 || size[2] < 1 || size[3] < 1) {
+    PyErr_SetString(PyExc_ValueError, "_step_session: F, H, O and L must be >= 1");
+    return nullptr;
+  }
+  StepSessionBase* session;
+  if (is_double)
+    session = new StepSession<double>(ptr[0], ptr[1], ptr[2], ptr[3], size[0], size[1], size[2], size[3], lr);
+  else
+    session = new StepSession<float>(ptr[0], ptr[1], ptr[2], ptr[3], size[0], size[1], size[2], size[3], lr);
+  PyObject* capsule = PyCapsule_New(session, kCapsule, destroy_session);
+  if (!capsule) delete session;
+  return capsule;
+}
+
+// _session_step(session, t) -> loss of step t (as a Python float)
+PyObject* session_step(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "_session_step takes 2 arguments");
+    return nullptr;
+  }
+  auto* session = static_cast<StepSessionBase*>(PyCapsule_GetPointer(args[0], kCapsule));
+  const int64_t t = PyLong_AsLongLong(args[1]);
+  if (!session || PyErr_Occurred()) return nullptr;
+  return PyFloat_FromDouble(session->step(t));
+}
+
+// _session_total(session) -> the epoch's loss total
+PyObject* session_total(PyObject*, PyObject* capsule) {
+  auto* session = static_cast<StepSessionBase*>(PyCapsule_GetPointer(capsule, kCapsule));
+  if (!session) return nullptr;
+  return PyFloat_FromDouble(session->total());
+}
+
+PyObject* cuda_built(PyObject*, PyObject*) {
+#ifdef SINERNN_WITH_CUDA
+  Py_RETURN_TRUE;
+#else
+  Py_RETURN_FALSE;
+#endif
+}
+
+PyMethodDef methods[] = {
+    {"cuda_built", cuda_built, METH_NOARGS, "Whether CUDA kernels were compiled in."},
+    {"_step_session", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(step_session)), METH_FASTCALL,
+     "Private: training state for a Python loop over the fused step."},
+    {"_session_step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(session_step)), METH_FASTCALL,
+     "Private: run one fused training step of a session."},
+    {"_session_total", session_total, METH_O, "Private: the current epoch's loss total."},
+    {nullptr, nullptr, 0, nullptr}};
+
+#define SINERNN_STR_(x) #x
+#define SINERNN_STR(x) SINERNN_STR_(x)
+#define SINERNN_CAT_(a, b) a##b
+#define SINERNN_CAT(a, b) SINERNN_CAT_(a, b)
+
+PyModuleDef module = {PyModuleDef_HEAD_INIT, SINERNN_STR(TORCH_EXTENSION_NAME),
+                      "sinernn's native ops (registered under torch.ops.sinernn)", -1, methods};
+
+}  // namespace
+
+// TORCH_EXTENSION_NAME is _C when setup.py builds, sinernn_C when the first-use build does.
+PyMODINIT_FUNC SINERNN_CAT(PyInit_, TORCH_EXTENSION_NAME)(void) { return PyModule_Create(&module); }
