@@ -1,36 +1,60 @@
-"""Speed-up summary for the benchmark run: medians per step, and ratios to the reference path
-measured in this same process (the machines are shared and noisy: compare ratios, not seconds)."""
+"""Summary of the benchmark run: medians per step, speed-ups over the reference path measured in
+this same process (the machines are shared and noisy: compare ratios, not seconds), and the share
+of one core's FP32 FMA peak, measured at the start of the run."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
-_medians: dict[str, dict[str, tuple[float, int]]] = {}  # group -> name -> (median seconds, steps)
+_medians: dict[str, dict[str, tuple[float, int, int]]] = {}  # group -> name -> (median s, steps, flops/step)
+_peak: list[float] = []
 
 
 @pytest.fixture
-def record_speed(request):
-    """Call after ``benchmark(...)``: record(name, steps) files its median for the summary."""
+def one_thread():
+    """The figures are one thread's."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
-    def record(benchmark, group: str, name: str, steps: int) -> None:
-        stats = getattr(benchmark, "stats", None)
-        if stats is None or benchmark.disabled:  # --benchmark-disable: ran once, untimed
+
+@pytest.fixture
+def record_speed():
+    """Call after ``benchmark(...)``: files the median for the summary and the JSON."""
+
+    def record(benchmark, group: str, name: str, steps: int, flops_per_step: int) -> None:
+        if benchmark.disabled or getattr(benchmark, "stats", None) is None:  # --benchmark-disable: ran once, untimed
             return
-        median = stats.stats.median
-        benchmark.extra_info["steps"] = steps
-        benchmark.extra_info["ns_per_step"] = median / steps * 1e9
-        _medians.setdefault(group, {})[name] = (median, steps)
+        if not _peak:
+            from sinernn import benchmarking
+
+            _peak.append(benchmarking.fma_peak_gflops())
+        median = benchmark.stats.stats.median
+        benchmark.extra_info.update(
+            steps=steps,
+            ns_per_step=median / steps * 1e9,
+            gflops=flops_per_step * steps / median / 1e9,
+            fma_peak_gflops=_peak[0],
+        )
+        _medians.setdefault(group, {})[name] = (median, steps, flops_per_step)
 
     return record
 
 
 def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
     for group, rows in _medians.items():
         ref = rows.get("reference")
-        tr = terminalreporter
         tr.write_sep("-", f"sinernn speed: {group} (medians)")
-        tr.write_line(f"{'path':<12} {'per run':>12} {'per step':>12} {'steps/s':>14} {'vs reference':>13}")
-        for name, (median, steps) in sorted(rows.items(), key=lambda kv: -kv[1][0] / kv[1][1]):
+        tr.write_line(f"{'path':<16} {'per run':>12} {'per step':>12} {'steps/s':>14} {'vs reference':>13} {'GFLOP/s':>8} {'of peak':>8}")
+        for name, (median, steps, flops) in sorted(rows.items(), key=lambda kv: -kv[1][0] / kv[1][1]):
             per_step = median / steps
             ratio = f"{ref[0] / ref[1] / per_step:,.0f}x" if ref else "-"
-            tr.write_line(f"{name:<12} {median * 1e3:>9.3f} ms {per_step * 1e9:>9.0f} ns {1 / per_step:>14,.0f} {ratio:>13}")
+            gflops = flops / per_step / 1e9
+            tr.write_line(
+                f"{name:<16} {median * 1e3:>9.3f} ms {per_step * 1e9:>9.1f} ns {1 / per_step:>14,.0f} {ratio:>13} "
+                f"{gflops:>8.2f} {gflops / _peak[0]:>8.1%}"
+            )
+        tr.write_line(f"one core's FP32 FMA peak, measured: {_peak[0]:.1f} GFLOP/s")

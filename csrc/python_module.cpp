@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -112,6 +113,37 @@ PyObject* session_total(PyObject*, PyObject* capsule) {
   return PyFloat_FromDouble(session->total());
 }
 
+// One core's float32 multiply-add throughput for this build's instruction set: twelve
+// independent accumulators of 64-byte vectors (zmm with AVX-512, split in halves or quarters
+// below that), so the FMA pipes, not the latency, set the pace. Contraction is enabled for this
+// function only, so a*b+c compiles to FMA instructions where the CPU has them.
+typedef float vfloat16 __attribute__((vector_size(64)));
+
+__attribute__((optimize("fp-contract=fast"), noinline)) double fma_peak_gflops(int64_t iterations) {
+  constexpr int kAcc = 12;
+  vfloat16 acc[kAcc];
+  for (int i = 0; i < kAcc; ++i) acc[i] = vfloat16{} + static_cast<float>(i);
+  const vfloat16 b = vfloat16{} + 0.9999999f, c = vfloat16{} + 1e-7f;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t n = 0; n < iterations; ++n)
+    for (int i = 0; i < kAcc; ++i) acc[i] = acc[i] * b + c;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  float sink = 0;
+  for (int i = 0; i < kAcc; ++i) sink += acc[i][0];
+  volatile float keep = sink;  // the result is used: the loop is not optimised away
+  (void)keep;
+  return static_cast<double>(iterations) * kAcc * 16 * 2 / seconds / 1e9;
+}
+
+// _fma_peak_gflops(iterations) -> GFLOP/s (a multiply-add counts as 2)
+PyObject* fma_peak(PyObject*, PyObject* arg) {
+  const int64_t iterations = PyLong_AsLongLong(arg);
+  if (PyErr_Occurred()) return nullptr;
+  double gflops;
+  Py_BEGIN_ALLOW_THREADS gflops = fma_peak_gflops(iterations);
+  Py_END_ALLOW_THREADS return PyFloat_FromDouble(gflops);
+}
+
 PyObject* cuda_built(PyObject*, PyObject*) {
 #ifdef SINERNN_WITH_CUDA
   Py_RETURN_TRUE;
@@ -127,6 +159,7 @@ PyMethodDef methods[] = {
     {"_session_step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(session_step)), METH_FASTCALL,
      "Private: run one fused training step of a session."},
     {"_session_total", session_total, METH_O, "Private: the current epoch's loss total."},
+    {"_fma_peak_gflops", fma_peak, METH_O, "One core's float32 FMA throughput for this build, GFLOP/s."},
     {nullptr, nullptr, 0, nullptr}};
 
 #define SINERNN_STR_(x) #x

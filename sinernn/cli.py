@@ -1,4 +1,4 @@
-"""Command line: ``sinernn train`` (the tutorial's run), ``sinernn verify``, ``sinernn info``."""
+"""Command line: ``sinernn train`` (the tutorial's run), ``verify``, ``bench``, ``info``."""
 
 from __future__ import annotations
 
@@ -101,6 +101,36 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCH_EXAMPLES = """examples:
+  sinernn bench                                   every path on the tutorial problem, then the H and L sweep
+  sinernn bench --json bench.json --scaling-plot scaling.png
+  sinernn bench --quick --no-scaling              a fast look (fewer rounds, no sweep)
+"""
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import benchmarking as bm
+
+    peak = bm.fma_peak_gflops()
+    slow = 1 if args.quick else 3
+    rounds = {"reference": slow, "nn.RNNCell+SGD": slow, "numpy": slow, "torchscript": slow, "cpp-step-op": slow,
+              "cpp-step": 5 if args.quick else 20, "cpp": 20 if args.quick else 100}
+    print(f"torch {torch.__version__}, one thread; one core's FP32 FMA peak, measured: {peak:.1f} GFLOP/s")
+    print("tutorial problem (F=1, H=6, O=1, 20 steps x 300 epochs, float32), medians; each path checked against the reference first")
+    tutorial = bm.tutorial_rows(list(bm.PATHS), rounds, peak)
+    print(bm.format_table(tutorial))
+    scaling = []
+    if not args.no_scaling:
+        print("\nwhole-loop op (cpp) as H grows (L = 1000) and as L grows (H = 6, 64)")
+        scaling = bm.scaling_rows([1, 2, 4, 6, 8, 16, 32, 64, 128, 256], [10, 100, 1000, 10000], peak, rounds=2 if args.quick else 5)
+        print(bm.format_table(scaling))
+    if args.json:
+        print(f"JSON written to {bm.write_json(args.json, fma_peak_gflops=peak, torch=torch.__version__, tutorial=tutorial, scaling=scaling)}")
+    if args.scaling_plot and scaling:
+        print(f"scaling plot written to {bm.plot_scaling(scaling, args.scaling_plot)}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     try:
@@ -155,6 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random", type=_non_negative_int, default=3, help="problems of other sizes besides the tutorial's (default: 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random problems (default: 0)")
     p.add_argument("--full", action="store_true", help="one line per quantity instead of one per comparison")
+
+    p = _command(
+        sub, "bench", cmd_bench,
+        "time every training path side by side",
+        "Time the reference, what a user would write instead (nn.RNNCell + SGD, NumPy, TorchScript) and sinernn's "
+        "backends on the tutorial problem in this process, one thread; then the whole-loop op as H and L grow, "
+        "against one core's measured FP32 FMA peak.",
+        BENCH_EXAMPLES,
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--scaling-plot", metavar="PNG", help="draw time per step against H and L")
+    p.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
+    p.add_argument("--no-scaling", action="store_true", help="only the tutorial problem")
 
     _command(sub, "info", cmd_info, "how the native ops were loaded", "Show torch's version and how sinernn's native ops were loaded.")
     return parser

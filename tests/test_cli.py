@@ -84,3 +84,16 @@ def test_help_shows_examples():
 def test_info():
     out = run("info")
     assert out.returncode == 0 and "native ops: loaded" in out.stdout
+
+
+def test_bench_quick_writes_json(tmp_path):
+    import json
+
+    out = run("bench", "--quick", "--no-scaling", "--json", str(tmp_path / "b.json"))
+    assert out.returncode == 0, out.stderr
+    assert "FMA peak, measured" in out.stdout
+    data = json.loads((tmp_path / "b.json").read_text())
+    paths = [row["path"] for row in data["tutorial"]]
+    assert paths == ["reference", "nn.RNNCell+SGD", "numpy", "torchscript", "cpp-step-op", "cpp-step", "cpp"]
+    cpp = data["tutorial"][-1]
+    assert cpp["speedup"] > 1 and cpp["ns_per_step"] > 0 and data["fma_peak_gflops"] > 0
