@@ -26,6 +26,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define SINERNN_HOST_DEVICE __host__ __device__ __forceinline__
@@ -39,6 +40,7 @@ namespace sinernn {
 // Sizes of one model; a non-zero template argument fixes that size at compile time.
 template <int kF = 0, int kH = 0, int kO = 0>
 struct Sizes {
+  static constexpr int64_t kHidden = kH;  // 0: H is known at run time only
   int64_t f = kF, h = kH, o = kO;
   SINERNN_HOST_DEVICE constexpr int64_t F() const { return kF ? kF : f; }
   SINERNN_HOST_DEVICE constexpr int64_t H() const { return kH ? kH : h; }
@@ -85,17 +87,52 @@ SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
   return std::fabs(x) < 0.0004f ? x : r;  // tanh(x) = x to float precision there
 }
 
-// z (H,) += sum_i xh_i * w1[i, :] over the F input rows then the H context rows, in row order.
-// The loop over the H columns is the inner one: it vectorises.
+// Column blocks. A pre-activation z[j] = sum_i xh_i * w1[i, j] is accumulated over the F+H rows
+// in a local array of compile-time width N (registers), not in memory: a chain through memory
+// would add a store-to-load round trip to every row. Blocks are 128 columns, then 64, 32, ..., 1
+// for the rest (or exactly H when H is a compile-time size of at most 128). Every z[j] still
+// accumulates its rows in order 0..F+H-1, so the blocking changes no rounding.
+constexpr int64_t kColumnBlock = 128;
+
+template <class S, class Fn>
+SINERNN_HOST_DEVICE void for_column_blocks(S s, Fn&& fn) {
+  if constexpr (S::kHidden > 0 && S::kHidden <= kColumnBlock) {
+    fn(std::integral_constant<int64_t, S::kHidden>{}, int64_t(0));
+  } else {
+    const int64_t H = s.H();
+    int64_t j0 = 0;
+    for (; j0 + kColumnBlock <= H; j0 += kColumnBlock) fn(std::integral_constant<int64_t, kColumnBlock>{}, j0);
+    auto tail = [&](auto width) {
+      if (H - j0 >= decltype(width)::value) {
+        fn(width, j0);
+        j0 += decltype(width)::value;
+      }
+    };
+    tail(std::integral_constant<int64_t, 64>{});
+    tail(std::integral_constant<int64_t, 32>{});
+    tail(std::integral_constant<int64_t, 16>{});
+    tail(std::integral_constant<int64_t, 8>{});
+    tail(std::integral_constant<int64_t, 4>{});
+    tail(std::integral_constant<int64_t, 2>{});
+    tail(std::integral_constant<int64_t, 1>{});
+  }
+}
+
+// z (H,) = sum_i xh_i * w1[i, :] over the F input rows then the H context rows, in row order.
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_accumulate_rows(const scalar_t* SINERNN_RESTRICT x, const scalar_t* SINERNN_RESTRICT h,
                                                const scalar_t* SINERNN_RESTRICT w1, scalar_t* SINERNN_RESTRICT z,
                                                S s) {
   const int64_t F = s.F(), H = s.H();
-  for (int64_t i = 0; i < F; ++i)
-    for (int64_t j = 0; j < H; ++j) z[j] = fmadd(x[i], w1[i * H + j], z[j]);
-  for (int64_t i = 0; i < H; ++i)
-    for (int64_t j = 0; j < H; ++j) z[j] = fmadd(h[i], w1[(F + i) * H + j], z[j]);
+  for_column_blocks(s, [&](auto width, int64_t j0) {
+    constexpr int64_t N = decltype(width)::value;
+    scalar_t acc[N] = {};
+    for (int64_t i = 0; i < F; ++i)
+      for (int64_t l = 0; l < N; ++l) acc[l] = fmadd(x[i], w1[i * H + j0 + l], acc[l]);
+    for (int64_t i = 0; i < H; ++i)
+      for (int64_t l = 0; l < N; ++l) acc[l] = fmadd(h[i], w1[(F + i) * H + j0 + l], acc[l]);
+    for (int64_t l = 0; l < N; ++l) z[j0 + l] = acc[l];
+  });
 }
 
 // sum_j h[j] * w2[j, k]: eight partial sums (lane l takes j = l mod 8) added in a fixed tree,
@@ -126,7 +163,6 @@ template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_forward(const scalar_t* SINERNN_RESTRICT x, const scalar_t* SINERNN_RESTRICT h,
                                        const scalar_t* SINERNN_RESTRICT w1, const scalar_t* SINERNN_RESTRICT w2,
                                        scalar_t* SINERNN_RESTRICT h_new, scalar_t* SINERNN_RESTRICT pred, S s) {
-  for (int64_t j = 0; j < s.H(); ++j) h_new[j] = 0;
   elman_accumulate_rows(x, h, w1, h_new, s);
   elman_activate_and_output(h_new, w2, pred, s);
 }
@@ -207,17 +243,20 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
                                                      scalar_t* SINERNN_RESTRICT z_next, scalar_t* SINERNN_RESTRICT pred_next,
                                                      scalar_t lr, S s) {
   const int64_t F = s.F(), H = s.H();
-  for (int64_t j = 0; j < H; ++j) z_next[j] = 0;
-  for (int64_t i = 0; i < F; ++i) {
-    scalar_t* row = w1 + i * H;
-    elman_update_w1_row(x[i], dz, row, lr, s);
-    for (int64_t j = 0; j < H; ++j) z_next[j] = fmadd(x_next[i], row[j], z_next[j]);
-  }
-  for (int64_t i = 0; i < H; ++i) {
-    scalar_t* row = w1 + (F + i) * H;
-    elman_update_w1_row(h[i], dz, row, lr, s);
-    for (int64_t j = 0; j < H; ++j) z_next[j] = fmadd(h_next_ctx[i], row[j], z_next[j]);
-  }
+  for_column_blocks(s, [&](auto width, int64_t j0) {
+    constexpr int64_t N = decltype(width)::value;
+    scalar_t acc[N] = {};
+    for (int64_t i = 0; i < F + H; ++i) {
+      scalar_t* row = w1 + i * H + j0;
+      const scalar_t xh_i = i < F ? x[i] : h[i - F];                     // step t's input row
+      const scalar_t xn_i = i < F ? x_next[i] : h_next_ctx[i - F];       // step t+1's
+      for (int64_t l = 0; l < N; ++l) {
+        row[l] = fmadd(-lr, xh_i * dz[j0 + l], row[l]);
+        acc[l] = fmadd(xn_i, row[l], acc[l]);
+      }
+    }
+    for (int64_t l = 0; l < N; ++l) z_next[j0 + l] = acc[l];
+  });
   elman_activate_and_output(z_next, w2, pred_next, s);
 }
 
