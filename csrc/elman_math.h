@@ -198,11 +198,19 @@ SINERNN_HOST_DEVICE void elman_backward_output(const scalar_t* SINERNN_RESTRICT 
   for (int64_t j = 0; j < H; ++j) dz[j] = dz[j] * (1 - h_new[j] * h_new[j]);  // through tanh
 }
 
-// w1[i, :] -= lr * xh_i * dz, with xh = concat(x, h)   (gw1 = outer(xh, dz)).
+// w1[i, :] -= lr * xh_i * dz, with xh = concat(x, h)   (gw1 = outer(xh, dz)),
+// as w1[i, j] = fma(-lr * xh_i, dz[j], w1[i, j]): one multiply-add per weight. The reference
+// rounds xh_i * dz[j] and then lr times it instead; the difference is one rounding per update.
+template <typename scalar_t>
+SINERNN_HOST_DEVICE scalar_t elman_w1_row_factor(scalar_t xh_i, scalar_t lr) {
+  return -lr * xh_i;
+}
+
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_update_w1_row(scalar_t xh_i, const scalar_t* SINERNN_RESTRICT dz,
                                              scalar_t* SINERNN_RESTRICT w1_row, scalar_t lr, S s) {
-  for (int64_t j = 0; j < s.H(); ++j) w1_row[j] = fmadd(-lr, xh_i * dz[j], w1_row[j]);
+  const scalar_t c = elman_w1_row_factor(xh_i, lr);
+  for (int64_t j = 0; j < s.H(); ++j) w1_row[j] = fmadd(c, dz[j], w1_row[j]);
 }
 
 template <typename scalar_t, class S>
@@ -245,13 +253,16 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
   const int64_t F = s.F(), H = s.H();
   for_column_blocks(s, [&](auto width, int64_t j0) {
     constexpr int64_t N = decltype(width)::value;
-    scalar_t acc[N] = {};
+    // Local copies: the compiler then knows the stores into w1 cannot change them (pointers
+    // captured by a lambda lose __restrict__) and keeps them in registers across the rows.
+    scalar_t d[N], acc[N] = {};
+    for (int64_t l = 0; l < N; ++l) d[l] = dz[j0 + l];
     for (int64_t i = 0; i < F + H; ++i) {
       scalar_t* row = w1 + i * H + j0;
-      const scalar_t xh_i = i < F ? x[i] : h[i - F];                     // step t's input row
-      const scalar_t xn_i = i < F ? x_next[i] : h_next_ctx[i - F];       // step t+1's
+      const scalar_t c = elman_w1_row_factor(i < F ? x[i] : h[i - F], lr);  // step t's input row
+      const scalar_t xn_i = i < F ? x_next[i] : h_next_ctx[i - F];         // step t+1's
       for (int64_t l = 0; l < N; ++l) {
-        row[l] = fmadd(-lr, xh_i * dz[j0 + l], row[l]);
+        row[l] = fmadd(c, d[l], row[l]);
         acc[l] = fmadd(xn_i, row[l], acc[l]);
       }
     }
