@@ -89,32 +89,38 @@ SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
 
 // Column blocks. A pre-activation z[j] = sum_i xh_i * w1[i, j] is accumulated over the F+H rows
 // in a local array of compile-time width N (registers), not in memory: a chain through memory
-// would add a store-to-load round trip to every row. Blocks are 128 columns, then 64, 32, ..., 1
-// for the rest (or exactly H when H is a compile-time size of at most 128). Every z[j] still
+// would add a store-to-load round trip to every row. Blocks are 1 KiB of columns (256 floats,
+// 128 doubles: each row is swept in long contiguous runs), then halves down to 1 column for the
+// rest, or exactly H when H is a compile-time size that fits one block. Every z[j] still
 // accumulates its rows in order 0..F+H-1, so the blocking changes no rounding.
-constexpr int64_t kColumnBlock = 128;
+template <typename scalar_t>
+constexpr int64_t kColumnBlock = 1024 / sizeof(scalar_t);
 
-template <class S, class Fn>
+template <typename scalar_t, class S, class Fn>
 SINERNN_HOST_DEVICE void for_column_blocks(S s, Fn&& fn) {
-  if constexpr (S::kHidden > 0 && S::kHidden <= kColumnBlock) {
+  constexpr int64_t kBlock = kColumnBlock<scalar_t>;
+  if constexpr (S::kHidden > 0 && S::kHidden <= kBlock) {
     fn(std::integral_constant<int64_t, S::kHidden>{}, int64_t(0));
   } else {
     const int64_t H = s.H();
     int64_t j0 = 0;
-    for (; j0 + kColumnBlock <= H; j0 += kColumnBlock) fn(std::integral_constant<int64_t, kColumnBlock>{}, j0);
+    for (; j0 + kBlock <= H; j0 += kBlock) fn(std::integral_constant<int64_t, kBlock>{}, j0);
     auto tail = [&](auto width) {
-      if (H - j0 >= decltype(width)::value) {
-        fn(width, j0);
-        j0 += decltype(width)::value;
+      if constexpr (decltype(width)::value >= 1) {
+        if (H - j0 >= decltype(width)::value) {
+          fn(width, j0);
+          j0 += decltype(width)::value;
+        }
       }
     };
-    tail(std::integral_constant<int64_t, 64>{});
-    tail(std::integral_constant<int64_t, 32>{});
-    tail(std::integral_constant<int64_t, 16>{});
-    tail(std::integral_constant<int64_t, 8>{});
-    tail(std::integral_constant<int64_t, 4>{});
-    tail(std::integral_constant<int64_t, 2>{});
-    tail(std::integral_constant<int64_t, 1>{});
+    tail(std::integral_constant<int64_t, kBlock / 2>{});
+    tail(std::integral_constant<int64_t, kBlock / 4>{});
+    tail(std::integral_constant<int64_t, kBlock / 8>{});
+    tail(std::integral_constant<int64_t, kBlock / 16>{});
+    tail(std::integral_constant<int64_t, kBlock / 32>{});
+    tail(std::integral_constant<int64_t, kBlock / 64>{});
+    tail(std::integral_constant<int64_t, kBlock / 128>{});
+    tail(std::integral_constant<int64_t, kBlock / 256>{});  // 1 column for float; 0 (skipped) for double
   }
 }
 
@@ -124,7 +130,7 @@ SINERNN_HOST_DEVICE void elman_accumulate_rows(const scalar_t* SINERNN_RESTRICT 
                                                const scalar_t* SINERNN_RESTRICT w1, scalar_t* SINERNN_RESTRICT z,
                                                S s) {
   const int64_t F = s.F(), H = s.H();
-  for_column_blocks(s, [&](auto width, int64_t j0) {
+  for_column_blocks<scalar_t>(s, [&](auto width, int64_t j0) {
     constexpr int64_t N = decltype(width)::value;
     scalar_t acc[N] = {};
     for (int64_t i = 0; i < F; ++i)
@@ -251,7 +257,7 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
                                                      scalar_t* SINERNN_RESTRICT z_next, scalar_t* SINERNN_RESTRICT pred_next,
                                                      scalar_t lr, S s) {
   const int64_t F = s.F(), H = s.H();
-  for_column_blocks(s, [&](auto width, int64_t j0) {
+  for_column_blocks<scalar_t>(s, [&](auto width, int64_t j0) {
     constexpr int64_t N = decltype(width)::value;
     // Local copies: the compiler then knows the stores into w1 cannot change them (pointers
     // captured by a lambda lose __restrict__) and keeps them in registers across the rows.
