@@ -92,9 +92,10 @@ def build_settings() -> BuildSettings:
     # -march=native: AVX-512 and FMA where the CPU has them (SINERNN_PORTABLE=1 for a binary that
     # runs on any CPU of the architecture). -ffp-contract=off: the compiler fuses no multiply-add
     # on its own, so every FMA is the explicit one in elman_math.h and the per-step op and the
-    # whole-loop op round identically (they agree bit for bit).
+    # whole-loop op round identically (they agree bit for bit). -fopenmp-simd: honour the
+    # `omp simd` marks on element-wise loops (no OpenMP runtime is involved).
     march = [] if portable() else ["-march=native"]
-    cflags = [*opt, *march, "-ffp-contract=off"]
+    cflags = [*opt, *march, "-ffp-contract=off", "-fopenmp-simd"]
     cuda_cflags = [*opt, "--fmad=false"]
     macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
     sources = cpu_sources() + (cuda_sources() if cuda else [])
