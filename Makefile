@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sinernn-installed
 
-.PHONY: setup train test bench verify clean
+.PHONY: setup train test bench bench-table verify clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ verify: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=benchmark.json
+
+bench-table: $(STAMP)
+	$(BIN)/sinernn bench --json docs/bench.json --scaling-plot docs/scaling.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info sinernn/*.so sinernn/_C.build.json
