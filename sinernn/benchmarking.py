@@ -187,7 +187,11 @@ def plot_scaling(rows: list[Row], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    by_h = sorted({(r.H, r.ns_per_step) for r in rows if r.L == 1000})
+    per_h: dict[int, list[float]] = {}
+    for r in rows:
+        if r.L == 1000:  # the H sweep (and the L sweep's L = 1000 points): one median per H
+            per_h.setdefault(r.H, []).append(r.ns_per_step)
+    by_h = sorted((h, statistics.median(ts)) for h, ts in per_h.items())
     hs = [h for h, _ in by_h]
     ax1.loglog(hs, [t for _, t in by_h], "o-", label="cpp, per step")
     if by_h:
