@@ -29,6 +29,8 @@ _STALE_LOCK_SECONDS = 15 * 60
 
 def _aot_problem() -> str | None:
     """Why the ahead-of-time module can't be used, or None when it can."""
+    if native.sanitize():
+        return "SINERNN_SANITIZE=1 asks for a sanitizer build"
     if importlib.util.find_spec("sinernn._C") is None:
         return "no compiled sinernn._C"
     info = native.read_build_info(_PACKAGE_DIR)
@@ -46,7 +48,8 @@ def _aot_problem() -> str | None:
 def _jit_build_dir() -> Path:
     root = Path(os.environ.get("SINERNN_BUILD_DIR", Path.home() / ".cache" / "sinernn"))
     cpu = "portable" if native.portable() else native.cpu_tag()
-    path = root / f"torch-{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{cpu}"
+    flavour = "-sanitize" if native.sanitize() else ""
+    path = root / f"torch-{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-{cpu}{flavour}"
     path.mkdir(parents=True, exist_ok=True)
     lock = path / "lock"
     if lock.exists() and time.time() - lock.stat().st_mtime > _STALE_LOCK_SECONDS:
@@ -66,6 +69,7 @@ def _jit_load(reason: str):
         sources=settings.sources,
         extra_cflags=settings.cflags + [f"-D{k}" for k, _ in settings.macros],
         extra_cuda_cflags=settings.cuda_cflags,
+        extra_ldflags=settings.ldflags,
         with_cuda=settings.cuda,
         build_directory=str(_jit_build_dir()),
         is_python_module=True,

@@ -26,9 +26,11 @@ class BuildSettings:
     sources: list[str]
     cflags: list[str]
     cuda_cflags: list[str]
+    ldflags: list[str]
     macros: list[tuple[str, str | None]]
     cuda: bool
     debug: bool
+    sanitize: bool
 
 
 def cpu_sources(root: Path = CSRC) -> list[str]:
@@ -85,6 +87,12 @@ def cpu_tag() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def sanitize() -> bool:
+    """SINERNN_SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer (first-use builds; see
+    scripts/sanitize.sh, which also preloads the runtimes into Python)."""
+    return os.environ.get("SINERNN_SANITIZE", "0") == "1"
+
+
 def build_settings() -> BuildSettings:
     debug = os.environ.get("SINERNN_DEBUG", "0") == "1"
     cuda = want_cuda()
@@ -97,9 +105,14 @@ def build_settings() -> BuildSettings:
     march = [] if portable() else ["-march=native"]
     cflags = [*opt, *march, "-ffp-contract=off", "-fopenmp-simd"]
     cuda_cflags = [*opt, "--fmad=false"]
+    ldflags = []
+    if sanitize():
+        san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
+        cflags += san
+        ldflags += san[:1]
     macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
     sources = cpu_sources() + (cuda_sources() if cuda else [])
-    return BuildSettings(sources, cflags, cuda_cflags, macros, cuda, debug)
+    return BuildSettings(sources, cflags, cuda_cflags, ldflags, macros, cuda, debug, sanitize())
 
 
 def write_build_info(directory: str | os.PathLike, cuda: bool) -> Path:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Build the native ops with AddressSanitizer + UndefinedBehaviorSanitizer (a first-use build in
+# its own cache folder) and run the tests that exercise them. Any finding fails the run.
+#   bash scripts/sanitize.sh            # after `make setup` (uses .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+ASAN_RT=$(gcc -print-file-name=libasan.so)
+UBSAN_RT=$(gcc -print-file-name=libubsan.so)
+export SINERNN_SANITIZE=1
+export SINERNN_BUILD_DIR=${SINERNN_BUILD_DIR:-$HOME/.cache/sinernn-sanitize}
+# detect_leaks=0: CPython and torch keep allocations alive at exit by design.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LD_PRELOAD="$ASAN_RT $UBSAN_RT"   # the runtimes must come first in Python's process
+"$PY" -c "import sinernn; print('sanitizer build:', sinernn.load_native())"   # build once
+"$PY" -m pytest -q -p no:cacheprovider \
+  tests/test_fused.py tests/test_ops.py tests/test_errors.py tests/test_reference.py tests/test_verify.py "$@"
+echo "sanitizers: no findings"
