@@ -288,12 +288,22 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
 // Workspace of elman_train_epoch: three context buffers (H each), dz (H), pred (O).
 SINERNN_HOST_DEVICE constexpr int64_t elman_epoch_workspace(int64_t H, int64_t O) { return 4 * H + O; }
 
+// True when all n values are finite.
+template <typename scalar_t>
+SINERNN_HOST_DEVICE bool elman_all_finite(const scalar_t* v, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(v[i]);
+  return ok;
+}
+
 // One epoch over a series of L >= 1 steps, context starting at zero. x (L, F), y (L, O).
 // Returns the sum of the step losses, accumulated in scalar_t in time order as the tutorial's
 // `total_loss += loss`. Same arithmetic as L calls of elman_train_step, bit for bit.
+// Divergence: the epoch stops at the first step whose loss is not finite and stores that step in
+// *diverged (else -1). The caller restores the weights (the epoch has changed them).
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE scalar_t elman_train_epoch(const scalar_t* x, const scalar_t* y, scalar_t* w1, scalar_t* w2,
-                                               scalar_t lr, scalar_t* workspace, int64_t L, S s) {
+                                               scalar_t lr, scalar_t* workspace, int64_t L, S s, int64_t* diverged) {
   const int64_t F = s.F(), H = s.H(), O = s.O();
   scalar_t* h_prev = workspace;      // context going into step t
   scalar_t* h_cur = h_prev + H;      // step t's new context
@@ -303,10 +313,16 @@ SINERNN_HOST_DEVICE scalar_t elman_train_epoch(const scalar_t* x, const scalar_t
   for (int64_t j = 0; j < H; ++j) h_prev[j] = 0;
   elman_forward(x, h_prev, w1, w2, h_cur, pred, s);
   scalar_t total = 0;
+  *diverged = -1;
   for (int64_t t = 0; t < L; ++t) {
     const scalar_t* x_t = x + t * F;
     const scalar_t* y_t = y + t * O;
-    total += elman_loss(pred, y_t, s);
+    const scalar_t loss = elman_loss(pred, y_t, s);
+    if (!std::isfinite(loss)) {
+      *diverged = t;
+      return total;
+    }
+    total += loss;
     elman_backward_output(h_cur, pred, y_t, w2, dz, lr, s);
     if (t + 1 < L) {
       elman_update_w1_and_forward(x_t, h_prev, dz, x_t + F, h_cur, w1, w2, h_next, pred, lr, s);

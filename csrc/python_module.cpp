@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -21,8 +22,11 @@ namespace {
 
 struct StepSessionBase {
   virtual ~StepSessionBase() = default;
-  virtual double step(int64_t t) = 0;    // runs step t (t == 0 starts an epoch); returns its loss
-  virtual double total() const = 0;      // the epoch's loss total so far, in the scalar type
+  // Runs step t (t == 0 starts an epoch) and returns its loss; NaN when it diverged: the loss is
+  // not finite, or after the last step of the epoch the weights are not.
+  virtual double step(int64_t t) = 0;
+  virtual double total() const = 0;  // the epoch's loss total so far, in the scalar type
+  virtual void restore() = 0;        // the weights back to their values at the epoch's start
 };
 
 // One model's training state for a Python loop over steps: the caller's data and weights, the
@@ -35,30 +39,41 @@ struct StepSession final : StepSessionBase {
   scalar_t* w2;       // (H, O), updated in place
   int64_t F, H, O, L;
   scalar_t lr;
-  std::vector<scalar_t> h, h_new, dz, pred;
+  std::vector<scalar_t> h, h_new, dz, pred, snapshot;
   scalar_t sum = 0;
 
   StepSession(uintptr_t x_, uintptr_t y_, uintptr_t w1_, uintptr_t w2_, int64_t F_, int64_t H_, int64_t O_,
               int64_t L_, double lr_)
       : x(reinterpret_cast<const scalar_t*>(x_)), y(reinterpret_cast<const scalar_t*>(y_)),
         w1(reinterpret_cast<scalar_t*>(w1_)), w2(reinterpret_cast<scalar_t*>(w2_)), F(F_), H(H_), O(O_), L(L_),
-        lr(static_cast<scalar_t>(lr_)), h(H_), h_new(H_), dz(H_), pred(O_) {}
+        lr(static_cast<scalar_t>(lr_)), h(H_), h_new(H_), dz(H_), pred(O_), snapshot((F_ + H_) * H_ + H_ * O_) {}
 
   double step(int64_t t) override {
-    if (t == 0) {  // a new epoch: zero context, zero total
+    const int64_t n1 = (F + H) * H, n2 = H * O;
+    if (t == 0) {  // a new epoch: zero context, zero total, remember the weights
       std::fill(h.begin(), h.end(), scalar_t(0));
       sum = 0;
+      std::copy(w1, w1 + n1, snapshot.begin());
+      std::copy(w2, w2 + n2, snapshot.begin() + n1);
     }
     scalar_t loss = 0;
     sinernn::with_sizes(F, H, O, [&](auto sizes) {
       loss = sinernn::elman_train_step<scalar_t>(x + t * F, y + t * O, h.data(), h_new.data(), pred.data(), dz.data(),
                                                  w1, w2, lr, sizes);
     });
+    if (!std::isfinite(loss) ||
+        (t == L - 1 && !(sinernn::elman_all_finite(w1, n1) && sinernn::elman_all_finite(w2, n2))))
+      return NAN;
     sum += loss;  // in scalar_t, in step order: the whole-loop op's sum
     h.swap(h_new);
     return static_cast<double>(loss);
   }
   double total() const override { return static_cast<double>(sum); }
+  void restore() override {
+    const int64_t n1 = (F + H) * H;
+    std::copy(snapshot.begin(), snapshot.begin() + n1, w1);
+    std::copy(snapshot.begin() + n1, snapshot.end(), w2);
+  }
 };
 
 const char* kCapsule = "sinernn.StepSession";
@@ -144,6 +159,14 @@ PyObject* fma_peak(PyObject*, PyObject* arg) {
   Py_END_ALLOW_THREADS return PyFloat_FromDouble(gflops);
 }
 
+// _session_restore(session): the weights back to their values at the current epoch's start
+PyObject* session_restore(PyObject*, PyObject* capsule) {
+  auto* session = static_cast<StepSessionBase*>(PyCapsule_GetPointer(capsule, kCapsule));
+  if (!session) return nullptr;
+  session->restore();
+  Py_RETURN_NONE;
+}
+
 PyObject* cuda_built(PyObject*, PyObject*) {
 #ifdef SINERNN_WITH_CUDA
   Py_RETURN_TRUE;
@@ -159,6 +182,7 @@ PyMethodDef methods[] = {
     {"_session_step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(session_step)), METH_FASTCALL,
      "Private: run one fused training step of a session."},
     {"_session_total", session_total, METH_O, "Private: the current epoch's loss total."},
+    {"_session_restore", session_restore, METH_O, "Private: restore the weights of the epoch's start."},
     {"_fma_peak_gflops", fma_peak, METH_O, "One core's float32 FMA throughput for this build, GFLOP/s."},
     {nullptr, nullptr, 0, nullptr}};
 

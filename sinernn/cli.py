@@ -10,7 +10,7 @@ import torch
 
 from . import _extension
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time
-from .trainer import BACKENDS, predict, train
+from .trainer import BACKENDS, DivergenceError, predict, train
 from .verification import verify
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"sinernn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except DivergenceError as exc:
+        print(f"sinernn {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

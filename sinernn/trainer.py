@@ -10,6 +10,8 @@ Backends (all give the same results; see ``sinernn.verify``):
 
 from __future__ import annotations
 
+import math
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -65,10 +67,60 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "reference"
 
 
+class DivergenceError(FloatingPointError):
+    """Training stopped because the loss, or the weights after an epoch's last update, stopped
+    being finite. ``epoch`` and ``step`` (0-based) say where; w1 and w2 hold their values at the
+    end of the last finite epoch (before training when ``epoch`` is 0): no NaN is handed back."""
+
+    def __init__(self, epoch: int, step: int, lr: float):
+        self.epoch, self.step, self.lr = epoch, step, lr
+        where = "their values before training" if epoch == 0 else f"the end of epoch {epoch - 1}"
+        super().__init__(
+            f"training diverged at epoch {epoch}, step {step}: the loss or the weights are no longer finite "
+            f"(lr={lr}); w1 and w2 are restored to {where}. A smaller lr usually helps."
+        )
+
+
+# The native op's message (csrc/cpu/elman_cpu.cpp) carries the same facts.
+_NATIVE_DIVERGED = re.compile(r"training diverged at epoch (\d+), step (\d+)")
+
+
+def _step_loop(step):
+    """A Python loop over a per-step function step(x_t, y_t, h, w1, w2, lr) -> (h_new, pred, loss)
+    that updates w1, w2 in place: the tutorial's loop, with the divergence guard."""
+
+    def run(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
+        xs, ys = x.unbind(0), y.unbind(0)
+        losses = x.new_empty(epochs)
+        for i in range(epochs):
+            start = (w1.clone(), w2.clone())
+            h = x.new_zeros(w1.shape[1])
+            total = x.new_zeros(())
+            for t, (x_t, y_t) in enumerate(zip(xs, ys)):
+                h, _, loss = step(x_t, y_t, h, w1, w2, lr)
+                if not math.isfinite(loss):
+                    _restore(w1, w2, start)
+                    raise DivergenceError(i, t, lr)
+                total += loss  # in x's dtype, in step order: the native loop's sum, bit for bit
+            if not bool(torch.isfinite(w1).all() & torch.isfinite(w2).all()):
+                _restore(w1, w2, start)
+                raise DivergenceError(i, len(xs) - 1, lr)
+            losses[i] = total
+        return losses
+
+    return run
+
+
+def _restore(w1: Tensor, w2: Tensor, start: tuple[Tensor, Tensor]) -> None:
+    with torch.no_grad():
+        w1.copy_(start[0])
+        w2.copy_(start[1])
+
+
 def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
     """The per-step shape: a Python loop over the fused step, through its direct binding in
-    sinernn._C (about 0.2 us a call; the dispatcher path below costs about 10 us). The session
-    holds raw pointers: x, y, w1, w2 are checked, contiguous CPU tensors kept alive here."""
+    sinernn._C (about 0.1 us a call; the dispatcher path costs about 6 us). The session holds raw
+    pointers: x, y, w1, w2 are checked, contiguous CPU tensors kept alive here."""
     C = _extension.module()
     L, F = x.shape
     H, O = w2.shape
@@ -77,33 +129,30 @@ def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, l
     )
     step, total = C._session_step, C._session_total
     totals = []
-    for _ in range(epochs):
+    for i in range(epochs):
         for t in range(L):
-            step(session, t)
+            if math.isnan(step(session, t)):  # NaN: this step diverged
+                C._session_restore(session)  # the weights of this epoch's start
+                raise DivergenceError(i, t, lr)
         totals.append(total(session))  # summed in x's dtype, in step order: exact as a float
     return torch.tensor(totals, dtype=x.dtype)
 
 
-def _train_cpp_step_op(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
-    """A Python loop over the registered op torch.ops.sinernn.step, through the dispatcher."""
-    step = torch.ops.sinernn.step.default
-    xs, ys = x.unbind(0), y.unbind(0)
-    losses = x.new_empty(epochs)
-    for i in range(epochs):
-        h = x.new_zeros(w1.shape[1])
-        total = x.new_zeros(())
-        for x_t, y_t in zip(xs, ys):
-            h, _, loss = step(x_t, y_t, h, w1, w2, lr)
-            total += loss  # in x's dtype, in step order: the native loop's sum, bit for bit
-        losses[i] = total
-    return losses
+def _train_cpp(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> Tensor:
+    try:
+        return ops.train(x, y, w1, w2, epochs, lr)
+    except RuntimeError as exc:
+        found = _NATIVE_DIVERGED.search(str(exc))
+        if found is None:
+            raise
+        raise DivergenceError(int(found[1]), int(found[2]), lr) from None
 
 
 _TRAINERS = {
-    "reference": reference.train,
+    "reference": _step_loop(reference.step),
     "cpp-step": _train_cpp_step,
-    "cpp-step-op": _train_cpp_step_op,
-    "cpp": ops.train,
+    "cpp-step-op": _step_loop(lambda *args: torch.ops.sinernn.step.default(*args)),  # looked up once loaded
+    "cpp": _train_cpp,
 }
 
 
@@ -117,7 +166,9 @@ def train(
     passes starts from a zero context. Returns a TrainResult whose ``losses`` (epochs,) are the
     per-epoch sums of the step losses 0.5 * sum((pred - y)^2).
 
-    Raises TypeError/ValueError naming the bad argument, before any weight is touched.
+    Raises TypeError/ValueError naming the bad argument, before any weight is touched; raises
+    DivergenceError when the loss stops being finite (w1, w2 then hold the end of the last finite
+    epoch).
     """
     L, F, O = checks.check_series(x, y)
     checks.check_weights(w1, w2, F, O)
@@ -130,13 +181,15 @@ def train(
     # Train contiguous weights; a non-contiguous caller's tensor gets the result copied back once.
     w1_work, w2_work = w1.detach().contiguous(), w2.detach().contiguous()
     start = time.perf_counter()
-    with torch.no_grad():
-        losses = _TRAINERS[name](x, y, w1_work, w2_work, epochs, lr)
+    try:
+        with torch.no_grad():
+            losses = _TRAINERS[name](x, y, w1_work, w2_work, epochs, lr)
+    finally:  # also after a DivergenceError: the work tensors then hold the restored weights
+        with torch.no_grad():
+            for w, work in ((w1, w1_work), (w2, w2_work)):
+                if work.data_ptr() != w.data_ptr():
+                    w.copy_(work)
     seconds = time.perf_counter() - start
-    with torch.no_grad():
-        for w, work in ((w1, w1_work), (w2, w2_work)):
-            if work.data_ptr() != w.data_ptr():
-                w.copy_(work)
     return TrainResult(losses=losses, backend=name, seconds=seconds, epochs=epochs, seq_length=L, lr=lr)
 
 

@@ -7,6 +7,8 @@
 #include <ATen/ops/empty.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "../elman_checks.h"
@@ -98,6 +100,7 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
 
   ContiguousInOut w1io(w1), w2io(w2);
   at::Tensor losses = at::empty({epochs}, x.options());
+  int64_t diverged_epoch = -1, diverged_step = -1;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_cpu", [&] {
     std::vector<scalar_t> workspace(elman_epoch_workspace(s.H, s.O));
     scalar_t* out = losses.mutable_data_ptr<scalar_t>();
@@ -106,13 +109,31 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
     scalar_t* w1p = w1io.work.mutable_data_ptr<scalar_t>();
     scalar_t* w2p = w2io.work.mutable_data_ptr<scalar_t>();
     const scalar_t lr_t = static_cast<scalar_t>(lr);
+    const int64_t n1 = w1io.work.numel(), n2 = w2io.work.numel();
+    std::vector<scalar_t> snapshot(n1 + n2);  // the weights at the start of the current epoch
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
-      for (int64_t e = 0; e < epochs; ++e)
-        out[e] = elman_train_epoch<scalar_t>(xp, yp, w1p, w2p, lr_t, workspace.data(), L, sizes);
+      for (int64_t e = 0; e < epochs && diverged_epoch < 0; ++e) {
+        std::copy(w1p, w1p + n1, snapshot.begin());
+        std::copy(w2p, w2p + n2, snapshot.begin() + n1);
+        int64_t step = -1;
+        out[e] = elman_train_epoch<scalar_t>(xp, yp, w1p, w2p, lr_t, workspace.data(), L, sizes, &step);
+        if (step < 0 && !(elman_all_finite(w1p, n1) && elman_all_finite(w2p, n2))) step = L - 1;  // last update overflowed
+        if (step >= 0) {  // diverged: back to the end of the last finite epoch
+          std::copy(snapshot.begin(), snapshot.begin() + n1, w1p);
+          std::copy(snapshot.begin() + n1, snapshot.end(), w2p);
+          diverged_epoch = e;
+          diverged_step = step;
+        }
+      }
     });
   });
   w1io.write_back();
   w2io.write_back();
+  // The format is parsed by sinernn.trainer (DivergenceError): keep "diverged at epoch E, step T".
+  TORCH_CHECK(diverged_epoch < 0, op, ": training diverged at epoch ", diverged_epoch, ", step ", diverged_step,
+              ": the loss or the weights are no longer finite (lr=", lr, "); w1 and w2 are restored to ",
+              diverged_epoch == 0 ? std::string("their values before training")
+                                  : "the end of epoch " + std::to_string(diverged_epoch - 1));
   return losses;
 }
 

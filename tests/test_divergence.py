@@ -1,0 +1,76 @@
+"""Divergence: a non-finite loss stops training with an error naming the epoch and step, and the
+weights are those of the end of the last finite epoch, on every backend. No NaN is handed back."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import sinernn
+
+from cases import ALL_BACKENDS, FUSED_BACKENDS, problem
+
+
+def tutorial(dtype=torch.float32):
+    x, y = sinernn.sine_data(dtype=dtype)
+    w1, w2 = sinernn.init_weights(seed=0, dtype=dtype)
+    return x, y, w1, w2
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("lr", [50.0, 1.5])  # 50 diverges in the first epoch, 1.5 after three finite ones
+def test_divergence_stops_and_restores_the_last_finite_epoch(backend, lr):
+    x, y, w1, w2 = tutorial()
+    start1, start2 = w1.clone(), w2.clone()
+    with pytest.raises(sinernn.DivergenceError) as info:
+        sinernn.train(x, y, w1, w2, epochs=300, lr=lr, backend=backend)
+    err = info.value
+    assert f"at epoch {err.epoch}, step {err.step}" in str(err) and f"lr={lr}" in str(err)
+    assert 0 <= err.step < 20
+    assert torch.isfinite(w1).all() and torch.isfinite(w2).all()
+    # the weights are exactly those after err.epoch complete epochs of the same backend
+    e1, e2 = start1.clone(), start2.clone()
+    if err.epoch:
+        sinernn.train(x, y, e1, e2, epochs=err.epoch, lr=lr, backend=backend)
+    assert torch.equal(w1, e1) and torch.equal(w2, e2)
+
+
+@pytest.mark.parametrize("lr", [50.0, 1.5])
+def test_fused_backends_diverge_at_the_same_place(lr):
+    where = set()
+    for backend in FUSED_BACKENDS:
+        x, y, w1, w2 = tutorial()
+        with pytest.raises(sinernn.DivergenceError) as info:
+            sinernn.train(x, y, w1, w2, epochs=300, lr=lr, backend=backend)
+        where.add((info.value.epoch, info.value.step))
+    assert len(where) == 1  # they run the same arithmetic
+
+
+def test_the_op_raises_and_restores_too():
+    x, y, w1, w2 = tutorial()  # float32: diverges in the first epoch (float64 lasts until epoch 3)
+    before = (w1.clone(), w2.clone())
+    with pytest.raises(RuntimeError, match=r"sinernn::train: training diverged at epoch 0, step \d+: .*restored to their values before training"):
+        torch.ops.sinernn.train(x, y, w1, w2, 300, 50.0)
+    assert torch.equal(w1, before[0]) and torch.equal(w2, before[1])
+
+
+def test_non_contiguous_weights_are_restored_into_the_callers_tensors():
+    x, y, w1, w2 = tutorial()
+    t1 = w1.t().contiguous().t()
+    assert not t1.is_contiguous()
+    with pytest.raises(sinernn.DivergenceError):
+        sinernn.train(x, y, t1, w2, epochs=10, lr=50.0, backend="cpp")
+    assert torch.equal(t1, w1) and torch.isfinite(w2).all()
+
+
+def test_a_stable_run_is_unaffected():
+    x, y, w1, w2 = problem(2, 5, 2, L=9)
+    res = sinernn.train(x, y, w1, w2, epochs=40, lr=0.05, backend="cpp")
+    assert torch.isfinite(res.losses).all() and res.losses.shape == (40,)
+
+
+def test_cli_reports_divergence():
+    out = subprocess.run([sys.executable, "-m", "sinernn", "train", "--lr", "50", "--no-plot"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "training diverged at epoch 0, step" in out.stderr
