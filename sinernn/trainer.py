@@ -58,7 +58,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
             raise ValueError(f"backend {backend!r} runs on the CPU only; the tensors are on {device} (use backend='reference')")
         return "reference"
     if backend != "auto":
-        if backend not in ("reference", "auto"):
+        if backend != "reference":
             _extension.load()  # a clear RuntimeError when the native ops can't be had
         return backend
     if _extension.available():
@@ -151,7 +151,8 @@ def _train_cpp(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: fl
 _TRAINERS = {
     "reference": _step_loop(reference.step),
     "cpp-step": _train_cpp_step,
-    "cpp-step-op": _step_loop(lambda *args: torch.ops.sinernn.step.default(*args)),  # looked up once loaded
+    # looked up at call time: torch.ops.sinernn exists only once the native ops are loaded
+    "cpp-step-op": _step_loop(lambda *args: torch.ops.sinernn.step.default(*args)),
     "cpp": _train_cpp,
 }
 
