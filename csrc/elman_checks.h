@@ -3,11 +3,17 @@
 // op that fails a check changes nothing.
 #pragma once
 
+#include <ATen/MemoryOverlap.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
+#include <vector>
 
 namespace sinernn {
 
@@ -57,6 +63,59 @@ inline ElmanSizes check_weights(const char* op, const at::Tensor& w1, const at::
 
 inline void check_lr(const char* op, double lr) {
   TORCH_CHECK(std::isfinite(lr) && lr >= 0, op, ": lr must be a finite number >= 0, got ", lr);
+}
+
+// The bytes [first, last) a strided tensor can touch (sizes >= 1 assumed; strides may be any sign).
+inline std::pair<uintptr_t, uintptr_t> byte_span(const at::Tensor& t) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t reach = (t.size(d) - 1) * t.stride(d);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const auto base = reinterpret_cast<uintptr_t>(t.const_data_ptr());
+  const int64_t item = static_cast<int64_t>(t.element_size());
+  return {base + lo * item, base + (hi + 1) * item};
+}
+
+// Whether every element of t has its own memory location. Dense and stride-0 views are decided by
+// ATen; otherwise the dims, sorted by |stride|, must each step past everything the smaller ones reach
+// (a sufficient condition: a layout it cannot prove distinct is treated as overlapping).
+inline bool elements_distinct(const at::Tensor& t) {
+  const at::MemOverlap overlap = at::has_internal_overlap(t);
+  if (overlap != at::MemOverlap::TooHard) return overlap == at::MemOverlap::No;
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (|stride|, size) of the dims with size > 1
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1) dims.emplace_back(std::abs(t.stride(d)), t.size(d));
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;  // the largest offset the dims so far can reach
+  for (const auto& [stride, size] : dims) {
+    int64_t span = 0;
+    if (stride <= reach || __builtin_mul_overflow(size - 1, stride, &span) ||
+        __builtin_add_overflow(reach, span, &reach))
+      return false;
+  }
+  return true;
+}
+
+// A weight the op writes in place: a float tensor whose elements are distinct memory (not an
+// expanded or otherwise self-overlapping view), that shares no memory with the tensors the op reads.
+// Two views of one buffer count as sharing when their byte ranges meet.
+inline void check_written(const char* op, const char* name, const at::Tensor& w,
+                          std::initializer_list<std::pair<const char*, const at::Tensor*>> others) {
+  TORCH_CHECK(elements_distinct(w), op, ": ", name,
+              " is written in place but several of its elements share one memory location (an expanded "
+              "or overlapping view, strides ", w.strides(), "); pass ", name, ".clone()");
+  TORCH_CHECK(!(w.requires_grad() && at::GradMode::is_enabled()), op, ": ", name,
+              " requires grad and is written in place; call the op under torch.no_grad() or pass ", name,
+              ".detach()");
+  if (w.numel() == 0) return;
+  const auto [w_lo, w_hi] = byte_span(w);
+  for (const auto& [other_name, other] : others) {
+    if (other->numel() == 0 || !w.storage().is_alias_of(other->storage())) continue;
+    const auto [o_lo, o_hi] = byte_span(*other);
+    TORCH_CHECK(w_hi <= o_lo || o_hi <= w_lo, op, ": ", name, " is written in place but shares memory with ",
+                other_name, "; pass separate tensors (e.g. ", other_name, ".clone())");
+  }
 }
 
 }  // namespace sinernn

@@ -38,8 +38,50 @@ def check_same_dtype_device(**tensors: Tensor) -> None:
 def check_finite(name: str, t: Tensor) -> None:
     if t.device.type == "meta":
         raise ValueError(f"{name} is on the meta device, which holds no data to train on")
-    if not bool(torch.isfinite(t).all()):
+    try:
+        finite = bool(torch.isfinite(t).all())
+    except RuntimeError as exc:  # e.g. an expanded view of 2**40 steps: no memory to look at it
+        raise MemoryError(f"{name} of shape {tuple(t.shape)} is too large to check and copy: {exc}") from None
+    if not finite:
         raise ValueError(f"{name} contains NaN or Inf")
+
+
+def _elements_distinct(t: Tensor) -> bool:
+    """Every element of t has its own memory (the rule of csrc/elman_checks.h: dims sorted by
+    |stride| must each step past what the smaller ones reach)."""
+    reach = 0
+    for stride, size in sorted((abs(st), n) for st, n in zip(t.stride(), t.shape) if n > 1):
+        if stride <= reach:
+            return False
+        reach += (size - 1) * stride
+    return True
+
+
+def _byte_span(t: Tensor) -> tuple[int, int]:
+    lo = sum((n - 1) * st for st, n in zip(t.stride(), t.shape) if st < 0)
+    hi = sum((n - 1) * st for st, n in zip(t.stride(), t.shape) if st > 0)
+    return t.data_ptr() + lo * t.element_size(), t.data_ptr() + (hi + 1) * t.element_size()
+
+
+def check_written(name: str, w: Tensor, **reads: Tensor) -> None:
+    """w is updated in place: its elements must be distinct memory (not an expanded view), and it
+    must share no memory with the tensors in ``reads``."""
+    if w.device.type == "meta" or w.numel() == 0:
+        return
+    if not _elements_distinct(w):
+        raise ValueError(
+            f"{name} is updated in place but several of its elements share one memory location "
+            f"(an expanded or overlapping view, strides {w.stride()}); pass {name}.clone()"
+        )
+    lo, hi = _byte_span(w)
+    for other_name, other in reads.items():
+        if other.device != w.device or other.numel() == 0:
+            continue
+        if other.untyped_storage().data_ptr() != w.untyped_storage().data_ptr():
+            continue
+        o_lo, o_hi = _byte_span(other)
+        if lo < o_hi and o_lo < hi:
+            raise ValueError(f"{name} is updated in place but shares memory with {other_name}; pass separate tensors")
 
 
 def check_series(x: object, y: object | None = None) -> tuple[int, int, int | None]:
@@ -80,8 +122,8 @@ def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) ->
         raise ValueError(f"w2 must have shape (H, O) = {expected} to match w1 and y, got {tuple(w2.shape)}")
     if w2.shape[1] < 1:
         raise ValueError(f"w2 must have at least one output column, got {tuple(w2.shape)}")
-    if w1.device.type != "meta" and w1.untyped_storage().data_ptr() == w2.untyped_storage().data_ptr():
-        raise ValueError("w1 and w2 share memory; they must be separate tensors")
+    check_written("w1", w1, w2=w2)
+    check_written("w2", w2)
     return H
 
 

@@ -174,8 +174,12 @@ def train(
     L, F, O = checks.check_series(x, y)
     checks.check_weights(w1, w2, F, O)
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+    for name, w in (("w1", w1), ("w2", w2)):
+        checks.check_written(name, w, x=x, y=y)
     lr = checks.check_lr(lr)
     epochs = checks.check_epochs(epochs)
+    if epochs * L >= 2**63:
+        raise ValueError(f"epochs * L must fit in 64 bits, got epochs={epochs} and L={L}")
     name = resolve_backend(backend, x.device)
 
     x, y = x.detach().contiguous(), y.detach().contiguous()

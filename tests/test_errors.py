@@ -15,6 +15,9 @@ def _cases():
     inf_y = y.clone()
     inf_y[0, 0] = float("inf")
     leafless = (w1.clone().requires_grad_() * 1.0, w2)
+    buf = torch.zeros(40)
+    w1_over_x, x_under_w1 = buf[:20].view(5, 4), buf[14:20].view(6, 1)  # x is w1's last column... of rows 3-4
+    y_and_w2 = (buf[20:26].view(6, 1), buf[23:27].view(4, 1))
     return [
         # (what, kwargs overriding the good call, exception, words the message must contain)
         ("x rank", dict(x=x[:, 0]), ValueError, "x must have shape (L, F)"),
@@ -38,6 +41,12 @@ def _cases():
         ("inf in y", dict(y=inf_y), ValueError, "y contains NaN or Inf"),
         ("non-leaf w1", dict(w1=leafless[0]), ValueError, "w1 must be a leaf tensor"),
         ("backend", dict(backend="gpu"), ValueError, "backend must be one of auto, reference, cpp-step, cpp-step-op, cpp"),
+        ("expanded w1", dict(w1=w1[:1].expand(5, 4)), ValueError, "w1 is updated in place but several of its elements"),
+        ("overlapping rows w2", dict(w2=torch.zeros(9).as_strided((4, 1), (0, 1))), ValueError, "w2 is updated in place but several"),
+        ("w1 overlaps x", dict(w1=w1_over_x, x=x_under_w1), ValueError, "w1 is updated in place but shares memory with x"),
+        ("w2 is y's buffer", dict(w2=y_and_w2[1], y=y_and_w2[0]), ValueError, "w2 is updated in place but shares memory with y"),
+        ("x of 2**40 steps", dict(x=x[:1].expand(2**40, 1), y=y[:1].expand(2**40, 1)), MemoryError, "x of shape (1099511627776, 1) is too large"),
+        ("epochs * L overflows", dict(epochs=2**62), ValueError, "epochs * L must fit in 64 bits"),
     ]
 
 
@@ -60,7 +69,7 @@ def test_bad_train_arguments_raise_and_change_nothing(what, override, exc, messa
 def test_weights_sharing_memory_are_refused(backend):
     x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
     before = w1.clone()
-    with pytest.raises(ValueError, match="w1 and w2 share memory"):
+    with pytest.raises(ValueError, match="w1 is updated in place but shares memory with w2"):
         sinernn.train(x, y, w1, w1[:4, :1], epochs=2, backend=backend)
     assert torch.equal(w1, before)
 

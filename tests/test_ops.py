@@ -67,44 +67,4 @@ def test_torch_compile_fullgraph_matches_eager():
     assert torch.equal(a1, b1) and torch.equal(a2, b2)  # the in-place updates happened under compile too
 
 
-# Direct calls of the ops with bad arguments: a clear error naming the argument, no weight changed.
-def _bad_calls():
-    x, y, w1, w2 = problem(2, 3, 1, L=4)
-    h = torch.zeros(3, dtype=torch.float64)
-    return [
-        ("train", (x[0], y, w1, w2, 2, 0.1), "x must have shape (L, F)"),
-        ("train", (x, y[:3], w1, w2, 2, 0.1), "y must have shape (L, O)"),
-        ("train", (x, y, w1[:4], w2, 2, 0.1), "w1 must have shape (F+H, H)"),
-        ("train", (x, y, w1, w2.t(), 2, 0.1), "w2 must have shape (H, O)"),
-        ("train", (x, y, w1, w2.float(), 2, 0.1), "w2 has dtype Float but x has dtype Double"),
-        ("train", (x.int(), y.int(), w1, w2, 2, 0.1), "x must be float32 or float64"),
-        ("train", (x, y, w1, w2, -1, 0.1), "epochs must be >= 0"),
-        ("train", (x, y, w1, w2, 2, float("nan")), "lr must be a finite number >= 0"),
-        ("train", (x, y, w1, w2, 2, -0.5), "lr must be a finite number >= 0"),
-        ("train", (x[:0], y[:0], w1, w2, 2, 0.1), "at least one step"),
-        ("train", (x.new_full((4, 2), float("nan")), y, w1, w2, 2, 0.1), "x contains NaN or Inf"),
-        ("train", (x, y, w1.new_empty(2, 0), w2.new_empty(0, 1), 2, 0.1), "at least one hidden unit"),
-        ("step", (x[0], y[0], h[:2], w1, w2, 0.1), "h must have shape (H,)"),
-        ("step", (x, y[0], h, w1, w2, 0.1), "x must have shape (F,)"),
-        ("step", (x[0], y[0], h, w1, w2, float("inf")), "lr must be a finite number >= 0"),
-        ("predict", (x, w1, w2[:2]), "w2 must have shape (H, O)"),
-        ("predict", (x, w1.float(), w2), "w1 has dtype Float"),
-    ]
-
-
-@pytest.mark.parametrize("name,args,message", _bad_calls(), ids=lambda v: v if isinstance(v, str) and " " not in v else "")
-def test_op_entry_checks(name, args, message):
-    weights = [a for a in args if isinstance(a, torch.Tensor)]
-    before = [w.clone() for w in weights]
-    with pytest.raises(RuntimeError) as info:
-        getattr(OPS, name)(*args)
-    assert message in str(info.value)
-    assert f"sinernn::{name}" in str(info.value)
-    for w, b in zip(weights, before):
-        assert torch.equal(w, b) or (w.isnan().all() and b.isnan().all())
-
-
-def test_op_rejects_tensors_on_another_device():
-    x, y, w1, w2 = problem(1, 2, 1, L=3)
-    with pytest.raises(RuntimeError, match="w1 is on meta but x is on cpu"):
-        OPS.train(x, y, w1.to("meta"), w2, 1, 0.1)
+# Bad arguments to the ops called directly: tests/hostile.py and tests/test_hostile.py.

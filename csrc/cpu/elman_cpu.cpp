@@ -1,6 +1,7 @@
 // CPU kernels for the ops declared in elman_ops.cpp. Each entry point checks its arguments
-// (elman_checks.h), makes contiguous copies where needed, then hands raw pointers to the
-// step math in elman_math.h. In-place weights that are not contiguous are trained as
+// (elman_checks.h: shapes, dtypes, devices, lr; weights written in place must not overlap
+// themselves or the inputs; every tensor must be finite), makes contiguous copies where needed,
+// then hands raw pointers to the step math in elman_math.h. In-place weights that are not contiguous are trained as
 // contiguous copies and copied back once at the end.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
@@ -8,6 +9,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,18 +31,39 @@ bool all_finite(const at::Tensor& contiguous) {
   return true;
 }
 
-// Data checks for a series x (L, F) and, when given, y (L, O).
-void check_series_finite(const char* op, const char* name, const at::Tensor& t) {
+// t (contiguous) holds only finite numbers.
+void check_finite(const char* op, const char* name, const at::Tensor& t) {
   bool ok = true;
   AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
   TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
+}
+
+// A contiguous version of t; a copy that can't be had (say, an expanded view of 2^40 steps)
+// fails with the op and argument named instead of the allocator's bare message.
+at::Tensor contiguous(const char* op, const char* name, const at::Tensor& t) {
+  try {
+    return t.contiguous();
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, op, ": cannot make a contiguous copy of ", name, " (shape ", t.sizes(), ", ",
+                static_cast<double>(t.numel()) * static_cast<double>(t.element_size()), " bytes): ",
+                e.what_without_backtrace());
+  }
+}
+
+// The contiguous, finite version of an input.
+at::Tensor finite_input(const char* op, const char* name, const at::Tensor& t) {
+  at::Tensor c = contiguous(op, name, t);
+  check_finite(op, name, c);
+  return c;
 }
 
 // Work on a contiguous version of an in-place argument; write back if it was a copy.
 struct ContiguousInOut {
   at::Tensor& target;
   at::Tensor work;
-  explicit ContiguousInOut(at::Tensor& t) : target(t), work(t.contiguous()) {}
+  ContiguousInOut(const char* op, const char* name, at::Tensor& t) : target(t), work(contiguous(op, name, t)) {
+    check_finite(op, name, work);  // before any update: a failed check leaves the target untouched
+  }
   void write_back() {
     if (!work.is_same(target)) target.copy_(work);
   }
@@ -59,9 +82,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& 
   TORCH_CHECK(h.size(0) == s.H, op, ": h must have shape (H,) = (", s.H, ",) to match w1, got ",
               h.sizes());
   check_lr(op, lr);
+  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"h", &h}});
+  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"h", &h}});
 
-  const at::Tensor xc = x.contiguous(), yc = y.contiguous(), hc = h.contiguous();
-  ContiguousInOut w1io(w1), w2io(w2);
+  const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y), hc = finite_input(op, "h", h);
+  ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   at::Tensor h_new = at::empty({s.H}, x.options());
   at::Tensor pred = at::empty({s.O}, x.options());
   at::Tensor loss = at::empty({}, x.options());
@@ -93,13 +118,21 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
               y.sizes());
   const ElmanSizes s = check_weights(op, w1, w2, x.size(1), y.size(1));
   TORCH_CHECK(epochs >= 0, op, ": epochs must be >= 0, got ", epochs);
+  TORCH_CHECK(epochs <= std::numeric_limits<int64_t>::max() / L, op, ": epochs * L must fit in 64 bits, got epochs=",
+              epochs, " and L=", L);
   check_lr(op, lr);
-  const at::Tensor xc = x.contiguous(), yc = y.contiguous();
-  check_series_finite(op, "x", xc);
-  check_series_finite(op, "y", yc);
+  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}});
+  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}});
+  const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
 
-  ContiguousInOut w1io(w1), w2io(w2);
-  at::Tensor losses = at::empty({epochs}, x.options());
+  ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
+  at::Tensor losses;
+  try {
+    losses = at::empty({epochs}, x.options());
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, op, ": cannot allocate the per-epoch losses for epochs=", epochs, ": ",
+                e.what_without_backtrace());
+  }
   int64_t diverged_epoch = -1, diverged_step = -1;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_cpu", [&] {
     std::vector<scalar_t> workspace(elman_epoch_workspace(s.H, s.O));
@@ -147,7 +180,8 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
   TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
   check_dim(op, "w2", w2, 2, "(H, O)");
   const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
-  const at::Tensor xc = x.contiguous(), w1c = w1.contiguous(), w2c = w2.contiguous();
+  const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1),
+                   w2c = finite_input(op, "w2", w2);
 
   at::Tensor pred = at::empty({L, s.O}, x.options());
   at::Tensor hidden = at::empty({L, s.H}, x.options());
