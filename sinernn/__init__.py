@@ -11,7 +11,7 @@ from ._extension import available as native_available
 from ._extension import cuda_built
 from ._extension import load as load_native
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
-from .trainer import BACKENDS, DivergenceError, TrainResult, predict, train
+from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, TrainResult, predict, train
 from .verification import VerifyReport, verify
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "BACKENDS",
     "DivergenceError",
     "TrainResult",
+    "TrainingInterrupted",
     "VerifyReport",
     "cuda_built",
     "init_weights",

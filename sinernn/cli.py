@@ -10,7 +10,7 @@ import torch
 
 from . import _extension
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time
-from .trainer import BACKENDS, DivergenceError, predict, train
+from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, predict, train
 from .verification import verify
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -65,7 +65,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         time = sine_time(seq_length)
         source = f"sine wave, {seq_length} steps"
     w1, w2 = init_weights(1, args.hidden, 1, seed=args.seed, dtype=dtype)
-    res = train(x, y, w1, w2, epochs=args.epochs, lr=args.lr, backend=args.backend)
+    try:
+        res = train(x, y, w1, w2, epochs=args.epochs, lr=args.lr, backend=args.backend)
+    except TrainingInterrupted as stop:  # Ctrl-C: w1, w2 hold the end of the last complete epoch
+        print(f"interrupted: {stop}", file=sys.stderr)
+        if args.save:
+            _save(args, w1, w2, stop.result, source, interrupted=True)
+        return 130  # as a shell reports a program stopped by SIGINT
+    if args.save:
+        _save(args, w1, w2, res, source, interrupted=False)
 
     if args.log_every > 0:
         for i in range(0, res.epochs, args.log_every):
@@ -84,6 +92,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         path = plot_predictions(time, x[:, 0].numpy(), preds[:, 0].numpy(), args.plot, title=title)
         print(f"plot written to {path}")
     return 0
+
+
+def _save(args: argparse.Namespace, w1, w2, res, source: str, interrupted: bool) -> None:
+    from .checkpoint import save_checkpoint
+
+    path = save_checkpoint(
+        args.save, w1, w2, epochs_completed=res.epochs, lr=res.lr, backend=res.backend, source=source,
+        seed=args.seed, interrupted=interrupted, losses=[float(v) for v in res.losses],
+    )
+    print(f"checkpoint written to {path} ({res.epochs} epochs)", file=sys.stderr if interrupted else sys.stdout)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -173,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32, like the tutorial)")
     p.add_argument("--plot", default="sine_wave.png", metavar="PNG", help="where to write the figure (default: sine_wave.png)")
     p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no figure")
+    p.add_argument("--save", default=None, metavar="FILE", help="write the trained weights to a checkpoint (also on Ctrl-C: those of the last complete epoch)")
     p.add_argument("--log-every", type=_non_negative_int, default=10, help="print the loss every N epochs, 0 for never (default: 10)")
 
     p = _command(

@@ -13,6 +13,14 @@ Tolerances:
   as far, so two of them differ by up to ~2E (seen: up to 2.0E over the cases below). The
   tolerance is ``4 * E + 4 * eps32``: twice that margin, plus four float32 ulps of the largest
   value for quantities where the reference's own error happens to be near zero.
+  Where the problem amplifies small differences (a sensitive output, SGD near its stability limit,
+  a recurrence close to chaos), a float32 run's error is set less by its own roundings than by how
+  they are amplified, and by chance: the reference's own E may come out small where an equally
+  accurate run's does not (seen: predictions of an F=1, H=10, O=16 net, E = 1.3e-6, fused 1.2e-5).
+  So E is the largest error of an ensemble of float32 reference runs: the one from the case's
+  weights and two from weights moved by one float32 rounding (relative ``eps32``, see
+  ``perturbed``), all equally valid float32 runs. The tolerance is ``4 * E + 4 * eps32``; on
+  well-conditioned problems (the tutorial) the three agree and nothing changes.
 * "cpp" against "cpp-step": 0. Both run the same compiled step, so they agree bit for bit.
 """
 
@@ -70,10 +78,30 @@ def random_cases(count: int, seed: int = 0) -> list[Case]:
     return cases
 
 
-def run_case(case: Case, dtype: torch.dtype, backend: str) -> dict[str, Tensor]:
-    """Train and predict one case from its seeded initial weights; every quantity as float64."""
+def perturbed(w: Tensor, seed: int) -> Tensor:
+    """w (float64) with each element moved by a relative eps32 (one float32 rounding), up or down."""
+    g = torch.Generator().manual_seed(seed)
+    signs = torch.randint(0, 2, w.shape, generator=g, dtype=torch.float64) * 2 - 1
+    return w * (1 + signs * torch.finfo(torch.float32).eps)
+
+
+def float32_tolerance(ref32s: list[Tensor], ref64: Tensor) -> float:
+    """The float32 tolerance of one quantity, relative to max|ref64|: 4 x the largest error of the
+    float32 reference runs in ``ref32s`` (the ensemble of the module docstring) + 4 eps32."""
+    return FLOAT32_FACTOR * max(relative_deviation(r, ref64, ref64) for r in ref32s) + FLOAT32_FLOOR
+
+
+ENSEMBLE_SEEDS = (1, 2)  # the perturbed members of the float32 ensemble
+
+
+def run_case(case: Case, dtype: torch.dtype, backend: str, perturb: int = 0) -> dict[str, Tensor]:
+    """Train and predict one case from its seeded initial weights (``perturb``, when not 0: moved by
+    a float32 rounding drawn with that seed, see ``perturbed``); every quantity as float64."""
     x, y = (t.to(dtype) for t in case.data())
-    w1, w2 = (w.to(dtype) for w in init_weights(case.n_features, case.hidden, case.n_out, case.seed, torch.float64))
+    w1, w2 = init_weights(case.n_features, case.hidden, case.n_out, case.seed, torch.float64)
+    if perturb:
+        w1, w2 = perturbed(w1, 2 * perturb), perturbed(w2, 2 * perturb + 1)
+    w1, w2 = w1.to(dtype), w2.to(dtype)
     res = train(x, y, w1, w2, epochs=case.epochs, lr=case.lr, backend=backend)
     pred, hidden = predict(x, w1, w2, backend=backend, return_hidden=True)
     out = {"losses": res.losses, "w1": w1, "w2": w2, "pred": pred, "hidden": hidden}
@@ -164,10 +192,8 @@ def verify(
                 ref, tols = ref64, {q: FLOAT64_TOL for q in QUANTITIES}
             else:
                 ref = run_case(case, dtype, "reference")
-                tols = {
-                    q: FLOAT32_FACTOR * relative_deviation(ref[q], ref64[q], ref64[q]) + FLOAT32_FLOOR
-                    for q in QUANTITIES
-                }
+                ensemble = [ref] + [run_case(case, dtype, "reference", perturb=k) for k in ENSEMBLE_SEEDS]
+                tols = {q: float32_tolerance([r[q] for r in ensemble], ref64[q]) for q in QUANTITIES}
             runs = {b: run_case(case, dtype, b) for b in backends}
             for b, run in runs.items():
                 for q in QUANTITIES:
