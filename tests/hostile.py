@@ -191,6 +191,19 @@ def cases() -> list[Case]:
     return c
 
 
+def cpu_tensors(args) -> list[torch.Tensor]:
+    """The CPU tensors of an argument tuple that are small enough to copy (not the 2**40 views)."""
+    return [a for a in args if isinstance(a, torch.Tensor) and a.device.type == "cpu" and a.numel() < 10**6]
+
+
+def unchanged(after: list[torch.Tensor], before: list[torch.Tensor]) -> bool:
+    """Every tensor equal to its copy taken before the call (NaN where NaN was)."""
+    return all(
+        torch.equal(a.detach().isnan(), b.isnan()) and torch.equal(a.detach().nan_to_num(), b.nan_to_num())
+        for a, b in zip(after, before, strict=True)
+    )
+
+
 def run(case: Case):
     """Call the op of case with fresh arguments; return (outcome, args)."""
     args = case.args()

@@ -30,8 +30,8 @@ def test_random_cases_start_with_the_edge_sizes():
 def test_verify_catches_a_wrong_fused_path(monkeypatch, capsys):
     real = trainer._TRAINERS["cpp"]
 
-    def off_by_a_little(x, y, w1, w2, epochs, lr):
-        losses = real(x, y, w1, w2, epochs, lr)
+    def off_by_a_little(x, y, w1, w2, epochs, lr, stop):
+        losses = real(x, y, w1, w2, epochs, lr, stop)
         w1.add_(1e-7 * w1.abs().max())  # a relative error far below float32 noise, far above float64's
         return losses
 
