@@ -14,5 +14,9 @@ TORCH_LIBRARY(sinernn, m) {
   // Teacher-forced prediction from a zero context, no updates.
   // x (L, F) -> predictions (L, O), contexts (L, H).
   m.def("predict(Tensor x, Tensor w1, Tensor w2) -> (Tensor pred, Tensor hidden)");
+  // Closed-loop forecast (F == O): teacher-forced warm-up over x from a zero context, then each
+  // prediction fed back as the next input. x (L, F) -> forecasts (steps, O); row 0 is the
+  // prediction after x's last row.
+  m.def("forecast(Tensor x, Tensor w1, Tensor w2, int steps) -> Tensor");
 }
 

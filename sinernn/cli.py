@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import torch
 
-from . import _extension
-from .data import init_weights, load_series, series_pairs, sine_data, sine_time
+from . import _extension, series
+from .data import sine_time
 from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, predict, train
 from .verification import verify
 
@@ -18,7 +18,22 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TRAIN_EXAMPLES = """examples:
   sinernn train                              the tutorial: 300 epochs, lr 0.1, 6 hidden units, plot to sine_wave.png
   sinernn train --backend reference          the same run through PyTorch autograd (about a second)
-  sinernn train --data series.csv --hidden 12 --epochs 500 --plot fit.png
+  sinernn train --data sensors.csv --columns a b c --val-frac 0.2 --hidden 12 --lr 0.02 --epochs 500 \\
+                --save sensors.pt --plot fit.png --loss-plot loss.png
+                                             columns a, b, c at t -> the same at t+1, z-scored, last 20% held out
+  sinernn train --data prices.npy --columns 0 --targets 1 --save m.pt
+  sinernn train --epochs 1000000 --save model.pt     Ctrl-C stops at an epoch boundary and still saves
+"""
+
+FORECAST_EXAMPLES = """examples:
+  sinernn forecast sensors.pt --steps 50                     CSV of 50 steps past the training data, on stdout
+  sinernn forecast sensors.pt --steps 50 --out fc.csv --plot fc.png
+  sinernn forecast sensors.pt --steps 50 --data recent.csv   warm up on other data, forecast past its end
+"""
+
+PREDICT_EXAMPLES = """examples:
+  sinernn predict sensors.pt --data sensors.csv              one-step-ahead predictions as CSV on stdout
+  sinernn predict sensors.pt --data new.csv --out pred.csv
 """
 
 VERIFY_EXAMPLES = """examples:
@@ -51,57 +66,104 @@ def _format_seconds(seconds: float) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .model import ElmanRNN
+
     dtype = DTYPES[args.dtype]
     if args.data is not None:
         if args.seq_length is not None:
             raise SystemExit("sinernn train: give --data or --seq-length, not both (--data sets the length)")
-        series = load_series(args.data)
-        x, y = series_pairs(series, dtype=dtype)
-        time = np.arange(len(series), dtype=np.float64)
-        source = str(args.data)
+        table = series.as_table(args.data)
+        time = np.arange(table.values.shape[0], dtype=np.float64)
+        normalize = not args.no_normalize
     else:
+        if args.columns or args.targets or args.val_frac:
+            raise SystemExit("sinernn train: --columns, --targets and --val-frac need --data")
         seq_length = 20 if args.seq_length is None else args.seq_length
-        x, y = sine_data(seq_length, dtype=dtype)
         time = sine_time(seq_length)
-        source = f"sine wave, {seq_length} steps"
-    w1, w2 = init_weights(1, args.hidden, 1, seed=args.seed, dtype=dtype)
+        table = series.Table(np.sin(time)[:, None], ["sin"], f"sine wave, {seq_length} steps")
+        normalize = False  # the tutorial trains on the raw sine
+    model = ElmanRNN(args.hidden, lr=args.lr, seed=args.seed, dtype=dtype, backend=args.backend, normalize=normalize)
     try:
-        res = train(x, y, w1, w2, epochs=args.epochs, lr=args.lr, backend=args.backend)
-    except TrainingInterrupted as stop:  # Ctrl-C: w1, w2 hold the end of the last complete epoch
+        model.fit(table, args.epochs, columns=args.columns, targets=args.targets, val_frac=args.val_frac,
+                  progress=False if args.quiet else None)
+    except TrainingInterrupted as stop:  # Ctrl-C: the model holds the end of the last complete epoch
         print(f"interrupted: {stop}", file=sys.stderr)
-        if args.save:
-            _save(args, w1, w2, stop.result, source, interrupted=True)
+        if args.save and model.epochs_trained:
+            model.save(args.save)
+            print(f"checkpoint written to {args.save} ({model.epochs_trained} epochs)", file=sys.stderr)
         return 130  # as a shell reports a program stopped by SIGINT
+    run, losses = model.last_run, model.history.train
+
+    if args.log_every > 0 and not args.quiet:
+        for i in range(0, len(losses), args.log_every):
+            val = f" val_loss {model.history.val[i]}" if model.history.val else ""
+            print(f"Epoch: {i} loss {losses[i]}{val}")  # the tutorial's log line
+    print(f"final loss {losses[-1]} (epoch {len(losses) - 1})" if losses else "final loss: no epochs run")
+    if model.history.val:
+        print(f"final validation loss {model.history.val[-1]} (teacher-forced on the last {args.val_frac:g} of the series)")
+    how = f", native ops {_extension.load()}" if run["backend"] != "reference" else ""
+    names = lambda idx: ",".join(model.columns[i] for i in idx)  # noqa: E731
+    print(f"backend {run['backend']}{how}; {args.dtype}; F={model.n_features} H={args.hidden} O={model.n_out}; "
+          f"{table.source}; {names(model.inputs)} -> {names(model.targets)}; {run['epochs']} epochs, lr {model.lr}")
+    per_step = f", {run['seconds'] / run['steps'] * 1e9:.0f} ns per step" if run["steps"] else ""
+    rate = run["steps"] / run["seconds"] if run["seconds"] > 0 else float("inf")
+    print(f"wall time {_format_seconds(run['seconds'])}, {rate:,.0f} steps per second{per_step}")
+
     if args.save:
-        _save(args, w1, w2, res, source, interrupted=False)
+        model.save(args.save)
+        print(f"model written to {args.save}")
+    if args.plot and losses:
+        from . import plots
 
-    if args.log_every > 0:
-        for i in range(0, res.epochs, args.log_every):
-            print(f"Epoch: {i} loss {float(res.losses[i])}")  # the tutorial's log line
-    print(f"final loss {res.final_loss} (epoch {res.epochs - 1})" if res.epochs else "final loss: no epochs run")
-    how = f", native ops {_extension.load()}" if res.backend != "reference" else ""
-    print(f"backend {res.backend}{how}; {args.dtype}; F=1 H={args.hidden} O=1; {source}; {res.epochs} epochs, lr {res.lr}")
-    per_step = f", {res.seconds / res.steps * 1e9:.0f} ns per step" if res.steps else ""
-    print(f"wall time {_format_seconds(res.seconds)}, {res.steps_per_second:,.0f} steps per second{per_step}")
-
-    if args.plot:
-        from .plots import plot_predictions
-
-        preds = predict(x, w1, w2, backend=res.backend)
-        title = f"sinernn: {res.epochs} epochs, backend {res.backend}, final loss {res.final_loss:.4g}"
-        path = plot_predictions(time, x[:, 0].numpy(), preds[:, 0].numpy(), args.plot, title=title)
+        preds = model.predict(table)[:-1]  # row t predicts t + 1; the last row predicts past the data
+        title = f"sinernn: {len(losses)} epochs, backend {run['backend']}, final loss {losses[-1]:.4g}"
+        if args.data is None:  # the tutorial's figure
+            path = plots.plot_predictions(time, table.values[:-1, 0], preds[:, 0], args.plot, title=title)
+        else:
+            path = plots.plot_fit(time, table.values[:, model.targets], preds, [model.columns[i] for i in model.targets], args.plot, title=title)
         print(f"plot written to {path}")
+    if args.loss_plot and losses:
+        from .plots import plot_losses
+
+        print(f"loss plot written to {plot_losses(model.history.train, model.history.val, args.loss_plot)}")
     return 0
 
 
-def _save(args: argparse.Namespace, w1, w2, res, source: str, interrupted: bool) -> None:
-    from .checkpoint import save_checkpoint
+def _write_csv(values: np.ndarray, names: list[str], out: str | None) -> None:
+    """Rows of numbers with a header line, to ``out`` or standard output."""
+    text = ",".join(names) + "\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in values)
+    if out is None or out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(out, "w") as f:
+            f.write(text)
+        print(f"written to {out} ({len(values)} rows)", file=sys.stderr)
 
-    path = save_checkpoint(
-        args.save, w1, w2, epochs_completed=res.epochs, lr=res.lr, backend=res.backend, source=source,
-        seed=args.seed, interrupted=interrupted, losses=[float(v) for v in res.losses],
-    )
-    print(f"checkpoint written to {path} ({res.epochs} epochs)", file=sys.stderr if interrupted else sys.stdout)
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from .model import ElmanRNN
+
+    model = ElmanRNN.load(args.model)
+    history = model.tail if args.data is None else series.as_table(args.data).values
+    fc = model.forecast(args.steps, None if args.data is None else args.data)
+    names = [model.columns[i] for i in model.targets]
+    _write_csv(fc, names, args.out)
+    if args.plot:
+        from .plots import plot_forecast
+
+        shown = history[-max(4 * args.steps, 50):, model.targets]
+        title = f"{args.model}: {args.steps} steps past the end of the {'training ' if args.data is None else ''}data"
+        print(f"plot written to {plot_forecast(shown, fc, names, args.plot, title=title)}", file=sys.stderr)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .model import ElmanRNN
+
+    model = ElmanRNN.load(args.model)
+    preds = model.predict(args.data)
+    _write_csv(preds, [f"next_{model.columns[i]}" for i in model.targets], args.out)
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -185,14 +247,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
     p.add_argument("--hidden", type=_positive_int, default=6, help="hidden (context) units H (default: 6)")
     p.add_argument("--seq-length", type=_positive_int, default=None, help="points of the sine wave to train on (default: 20)")
-    p.add_argument("--data", default=None, metavar="FILE", help="train on a one-column series from a .csv/.txt or .npy file instead of the sine")
+    p.add_argument("--data", default=None, metavar="FILE", help="train on a series from a CSV (header optional) or .npy file instead of the sine")
+    p.add_argument("--columns", nargs="+", default=None, metavar="COL", help="input columns, by name or 0-based index (default: all)")
+    p.add_argument("--targets", nargs="+", default=None, metavar="COL", help="columns to predict at t+1 (default: the input columns)")
+    p.add_argument("--val-frac", type=float, default=0.0, help="hold out this last fraction of the series for validation (default: 0)")
+    p.add_argument("--no-normalize", action="store_true", help="train on raw values (default with --data: z-score each column on the training part)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="training path (default: auto = cpp when the native ops load)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32, like the tutorial)")
     p.add_argument("--plot", default="sine_wave.png", metavar="PNG", help="where to write the figure (default: sine_wave.png)")
     p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no figure")
-    p.add_argument("--save", default=None, metavar="FILE", help="write the trained weights to a checkpoint (also on Ctrl-C: those of the last complete epoch)")
+    p.add_argument("--loss-plot", default=None, metavar="PNG", help="also draw the loss per epoch (training and validation)")
+    p.add_argument("--save", default=None, metavar="FILE", help="write the model to a checkpoint (also on Ctrl-C: the last complete epoch)")
     p.add_argument("--log-every", type=_non_negative_int, default=10, help="print the loss every N epochs, 0 for never (default: 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch log lines")
+
+    p = _command(
+        sub, "forecast", cmd_forecast,
+        "forecast past the end of the data with a saved model",
+        "Warm a saved model up on the data (default: the end of its training data), then feed each prediction back "
+        "as the next input. Prints the forecast as CSV (a header of the column names, a row per step).",
+        FORECAST_EXAMPLES,
+    )
+    p.add_argument("model", help="a model written by sinernn train --save")
+    p.add_argument("--steps", type=_non_negative_int, required=True, help="how many steps to forecast")
+    p.add_argument("--data", default=None, metavar="FILE", help="warm up on this series (same columns as the training data)")
+    p.add_argument("--out", default=None, metavar="CSV", help="write the CSV here instead of standard output")
+    p.add_argument("--plot", default=None, metavar="PNG", help="draw the history and the forecast")
+
+    p = _command(
+        sub, "predict", cmd_predict,
+        "one-step-ahead predictions of a saved model over a series",
+        "Teacher-forced predictions of a saved model over a series, from a zero context: row t predicts the target "
+        "columns at t+1. Prints CSV.",
+        PREDICT_EXAMPLES,
+    )
+    p.add_argument("model", help="a model written by sinernn train --save")
+    p.add_argument("--data", required=True, metavar="FILE", help="the series (same columns as the training data)")
+    p.add_argument("--out", default=None, metavar="CSV", help="write the CSV here instead of standard output")
 
     p = _command(
         sub, "verify", cmd_verify,

@@ -38,6 +38,13 @@ def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
     return torch.ops.sinernn.predict.default(x, w1, w2)
 
 
+def forecast(x: Tensor, w1: Tensor, w2: Tensor, steps: int) -> Tensor:
+    """Closed-loop forecast (F == O): warm up on x (L, F) teacher-forced from a zero context, then
+    feed each prediction back as the next input. -> forecasts (steps, O), row 0 following x's last row."""
+    _extension.load()
+    return torch.ops.sinernn.forecast.default(x, w1, w2, steps)
+
+
 def _check_one_device(op: str, **tensors: Tensor) -> None:
     (first_name, first), *rest = tensors.items()
     for name, t in rest:
@@ -67,5 +74,10 @@ def register_fake_kernels() -> None:
     def _(x, w1, w2):
         _check_one_device("sinernn::predict", x=x, w1=w1, w2=w2)
         return x.new_empty(x.shape[0], w2.shape[1]), x.new_empty(x.shape[0], w1.shape[1])
+
+    @torch.library.register_fake("sinernn::forecast")
+    def _(x, w1, w2, steps):
+        _check_one_device("sinernn::forecast", x=x, w1=w1, w2=w2)
+        return x.new_empty(steps, w2.shape[1])
 
     _fakes_registered = True

@@ -7,6 +7,81 @@ from pathlib import Path
 import numpy as np
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_fit(time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, names: list[str], path: str | Path, title: str | None = None) -> Path:
+    """One panel per target column: the series (line) and the one-step-ahead predictions (dots).
+    time (T,), actual (T, k) the observed targets, predicted (T-1, k) the predictions for time[1:]."""
+    plt = _pyplot()
+    actual, predicted = np.atleast_2d(np.asarray(actual).T).T, np.atleast_2d(np.asarray(predicted).T).T
+    k = actual.shape[1]
+    fig, axes = plt.subplots(k, 1, figsize=(8, 2.2 + 1.8 * k), sharex=True, squeeze=False)
+    for j, ax in enumerate(axes[:, 0]):
+        ax.plot(time, actual[:, j], color="tab:blue", lw=1.2, label="actual")
+        ax.scatter(time[1:], predicted[:, j], s=8, color="tab:orange", label="predicted (one step ahead)", zorder=3)
+        ax.set_ylabel(names[j])
+    axes[0, 0].legend(loc="upper right")
+    axes[-1, 0].set_xlabel("t")
+    if title:
+        axes[0, 0].set_title(title)
+    return _save(fig, path)
+
+
+def plot_losses(train: list[float], val: list[float], path: str | Path, title: str | None = None) -> Path:
+    """The loss per epoch: training (sum of step losses while training) and, when given, validation."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(np.arange(len(train)), train, label="training")
+    if val:
+        ax.plot(np.arange(len(val)), val, label="validation (teacher-forced, no updates)")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (sum over steps, normalised units)")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_forecast(history: np.ndarray, forecast: np.ndarray, names: list[str], path: str | Path,
+                  truth: np.ndarray | None = None, title: str | None = None) -> Path:
+    """One panel per column: the observed history (T, k), then the closed-loop forecast (N, k) past
+    its end, and the true continuation (N, k) when known."""
+    plt = _pyplot()
+    history, forecast = np.atleast_2d(np.asarray(history).T).T, np.atleast_2d(np.asarray(forecast).T).T
+    k, n_hist, n_fc = history.shape[1], history.shape[0], forecast.shape[0]
+    fig, axes = plt.subplots(k, 1, figsize=(8, 2.2 + 1.8 * k), sharex=True, squeeze=False)
+    t_hist, t_fc = np.arange(n_hist), np.arange(n_hist, n_hist + n_fc)
+    for j, ax in enumerate(axes[:, 0]):
+        ax.plot(t_hist, history[:, j], color="tab:blue", lw=1.2, label="observed")
+        if truth is not None:
+            ax.plot(t_fc, np.asarray(truth)[:, j], color="tab:gray", lw=1, ls="--", label="true continuation")
+        ax.plot(t_fc, forecast[:, j], color="tab:red", lw=1.5, label="forecast (closed loop)")
+        ax.axvline(n_hist - 0.5, color="black", lw=0.6, ls=":")
+        ax.set_ylabel(names[j])
+    axes[0, 0].legend(loc="upper left")
+    axes[-1, 0].set_xlabel("step")
+    if title:
+        axes[0, 0].set_title(title)
+    return _save(fig, path)
+
+
 def plot_predictions(
     time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, path: str | Path, title: str | None = None
 ) -> Path:

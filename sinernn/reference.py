@@ -80,3 +80,18 @@ def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
         predictions.append(pred[0])
         contexts.append(context_state[0])
     return torch.stack(predictions), torch.stack(contexts)
+
+
+@torch.no_grad()
+def forecast(x: Tensor, w1: Tensor, w2: Tensor, steps: int) -> Tensor:
+    """Closed-loop forecast (F == O): warm up on x (L, F) teacher-forced from a zero context, then
+    feed each prediction back as the next input. -> forecasts (steps, O); row 0 is the prediction
+    after x's last row (the point following the observed data)."""
+    context_state = x.new_zeros((1, w1.shape[1]))
+    for i in range(x.size(0)):
+        (pred, context_state) = forward(x[i : i + 1], context_state, w1, w2)
+    out = []
+    for _ in range(steps):
+        out.append(pred[0])
+        (pred, context_state) = forward(pred, context_state, w1, w2)
+    return torch.stack(out) if out else x.new_empty(0, w2.shape[1])

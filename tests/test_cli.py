@@ -61,11 +61,15 @@ def test_train_bad_arguments_fail_with_a_message(tmp_path):
     out = run("train", "--lr", "nan", "--no-plot")
     assert out.returncode == 2 and "lr must be finite" in out.stderr
     bad = tmp_path / "bad.csv"
-    bad.write_text("1,2\n3,4\n")
+    bad.write_text("1,2\n3,4\n5\n")
     out = run("train", "--data", str(bad), "--no-plot")
-    assert out.returncode == 2 and "one column" in out.stderr
+    assert out.returncode == 2 and "bad.csv: line 3 has 1 fields, expected 2" in out.stderr
     out = run("train", "--data", str(tmp_path / "missing.csv"))
-    assert out.returncode == 2 and "not found" in out.stderr
+    assert out.returncode == 2 and "missing.csv: no such file" in out.stderr
+    ok = tmp_path / "ok.csv"
+    ok.write_text("a\n1\n2\n")
+    out = run("train", "--data", str(ok), "--columns", "x")
+    assert out.returncode == 2 and "unknown column 'x'; the columns are a" in out.stderr
 
 
 def test_verify_passes_and_reports():
@@ -75,8 +79,10 @@ def test_verify_passes_and_reports():
 
 
 def test_help_shows_examples():
-    out = run("train", "--help")
-    assert out.returncode == 0 and "examples:" in out.stdout and "--data" in out.stdout
+    for command in ("train", "forecast", "predict", "verify", "bench"):
+        out = run(command, "--help")
+        assert out.returncode == 0 and "examples:" in out.stdout and f"sinernn {command}" in out.stdout
+    assert "--data" in run("train", "--help").stdout
     out = run("--help")
     assert out.returncode == 0 and "train" in out.stdout and "verify" in out.stdout
 
@@ -97,3 +103,30 @@ def test_bench_quick_writes_json(tmp_path):
     assert paths == ["reference", "nn.RNNCell+SGD", "numpy", "torchscript", "cpp-step-op", "cpp-step", "cpp"]
     cpp = data["tutorial"][-1]
     assert cpp["speedup"] > 1 and cpp["ns_per_step"] > 0 and data["fma_peak_gflops"] > 0
+
+
+def test_readme_commands_on_a_three_column_csv(tmp_path):
+    """The README's commands, as a new user types them: each writes the files it promises."""
+    t = np.arange(300) * 0.05
+    table = np.stack([np.sin(t), np.cos(0.5 * t), 3 + 2 * np.sin(0.3 * t)], 1)
+    np.savetxt(tmp_path / "sensors.csv", table, delimiter=",", header="a,b,c", comments="", fmt="%.6f")
+    out = run("train", "--data", "sensors.csv", "--columns", "a", "b", "c", "--val-frac", "0.2", "--hidden", "12",
+              "--lr", "0.02", "--epochs", "50", "--save", "sensors.pt", "--plot", "fit.png", "--loss-plot", "loss.png", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "val_loss" in out.stdout and "final validation loss" in out.stdout and "a,b,c -> a,b,c" in out.stdout
+    for name in ("sensors.pt", "fit.png", "loss.png"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+    out = run("forecast", "sensors.pt", "--steps", "30", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "a,b,c" and len(lines) == 31 and all(len(line.split(",")) == 3 for line in lines[1:])
+    out = run("forecast", "sensors.pt", "--steps", "30", "--out", "fc.csv", "--plot", "fc.png", cwd=tmp_path)
+    assert out.returncode == 0 and (tmp_path / "fc.png").stat().st_size > 1000
+    fc = np.loadtxt(tmp_path / "fc.csv", delimiter=",", skiprows=1)
+    assert fc.shape == (30, 3) and np.isfinite(fc).all()
+    out = run("predict", "sensors.pt", "--data", "sensors.csv", "--out", "pred.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    pred = np.loadtxt(tmp_path / "pred.csv", delimiter=",", skiprows=1)
+    assert pred.shape == (300, 3)
+    out = run("predict", "sensors.pt", "--data", "fit.png", cwd=tmp_path)
+    assert out.returncode == 2 and "fit.png" in out.stderr

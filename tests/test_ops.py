@@ -17,11 +17,12 @@ def op_args(dtype, F=2, H=3, O=2, L=5):
         "step": (x[0], y[0], h, w1.clone(), w2.clone(), 0.1),
         "train": (x, y, w1.clone(), w2.clone(), 4, 0.1),
         "predict": (x, w1, w2),
+        "forecast": (x[:, :2], *sinernn.init_weights(2, H, 2, seed=1, dtype=dtype), 4),
     }
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["step", "train", "predict"])
+@pytest.mark.parametrize("name", ["step", "train", "predict", "forecast"])
 def test_opcheck(name, dtype):
     torch.library.opcheck(getattr(OPS, name).default, op_args(dtype)[name])
 

@@ -201,12 +201,55 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
   return {pred, hidden};
 }
 
+at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, int64_t steps) {
+  const char* op = "sinernn::forecast";
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_same_dtype_device(op, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
+  check_cpu(op, x);
+  const int64_t L = x.size(0);
+  TORCH_CHECK(L >= 1, op, ": the warm-up series must have at least one step, got x of shape ", x.sizes());
+  check_dim(op, "w2", w2, 2, "(H, O)");
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
+  TORCH_CHECK(s.F == s.O, op, ": forecasting feeds each prediction back as the next input, so the model needs as many "
+              "outputs as inputs; got F=", s.F, " inputs and O=", s.O, " outputs");
+  TORCH_CHECK(steps >= 0, op, ": steps must be >= 0, got ", steps);
+  const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1),
+                   w2c = finite_input(op, "w2", w2);
+  at::Tensor out;
+  try {
+    out = at::empty({steps, s.O}, x.options());
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, op, ": cannot allocate the forecast for steps=", steps, ": ", e.what_without_backtrace());
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_forecast_cpu", [&] {
+    std::vector<scalar_t> h(s.H, scalar_t(0)), h_new(s.H), pred(s.O);
+    const scalar_t* xp = xc.const_data_ptr<scalar_t>();
+    const scalar_t* w1p = w1c.const_data_ptr<scalar_t>();
+    const scalar_t* w2p = w2c.const_data_ptr<scalar_t>();
+    scalar_t* op_out = out.mutable_data_ptr<scalar_t>();
+    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
+      for (int64_t t = 0; t < L; ++t) {  // warm-up, teacher-forced
+        elman_forward<scalar_t>(xp + t * s.F, h.data(), w1p, w2p, h_new.data(), pred.data(), sizes);
+        h.swap(h_new);
+      }
+      for (int64_t t = 0; t < steps; ++t) {  // closed loop: the prediction is the next input
+        std::copy(pred.begin(), pred.end(), op_out + t * s.O);
+        if (t + 1 == steps) break;
+        elman_forward<scalar_t>(op_out + t * s.O, h.data(), w1p, w2p, h_new.data(), pred.data(), sizes);
+        h.swap(h_new);
+      }
+    });
+  });
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(sinernn, CPU, m) {
   m.impl("step", &elman_step_cpu);
   m.impl("train", &elman_train_cpu);
   m.impl("predict", &elman_predict_cpu);
+  m.impl("forecast", &elman_forecast_cpu);
 }
 
 }  // namespace sinernn
