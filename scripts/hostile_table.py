@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import torch  # noqa: E402
 
 import sinernn  # noqa: E402
-from hostile import META, SAME, cases, cpu_tensors, unchanged  # noqa: E402
+from hostile import META, OPS, SAME, cases, cpu_tensors, unchanged  # noqa: E402
 
 
 def outcome(case) -> str:
@@ -36,7 +36,7 @@ def main() -> None:
     kinds = sorted({k for c in table.values() for k in c})
     print("| op | hostile calls | " + " | ".join(kinds) + " |")
     print("|---|---|" + "---|" * len(kinds))
-    for op in ("step", "train", "predict"):
+    for op in OPS:
         c = table[op]
         print(f"| `{op}` | {sum(c.values())} | " + " | ".join(str(c[k]) for k in kinds) + " |")
 

@@ -18,6 +18,7 @@ import torch
 
 from cases import problem
 
+OPS = ("step", "train", "predict", "forecast")
 SAME = "same as contiguous"
 META = "meta kernel: shapes only"
 
@@ -55,6 +56,7 @@ def _with(op: str, **override):
             "step": dict(x=x[0], y=y[0], h=h, w1=w1, w2=w2, lr=0.1),
             "train": dict(x=x, y=y, w1=w1, w2=w2, epochs=3, lr=0.1),
             "predict": dict(x=x, w1=w1, w2=w2),
+            "forecast": dict(x=x[:, :1], w1=w1[1:], w2=w2, steps=4),  # F = O = 1
         }[op]
         base = dict(names)
         for k, v in override.items():
@@ -100,10 +102,10 @@ def _in_one_buffer(first: str, second: str, offset: int):
 def cases() -> list[Case]:
     c: list[Case] = []
     huge = 2**40
-    for op in ("step", "train", "predict"):
-        seq = op != "step"  # x, y are (L, F), (L, O) for train/predict; (F,), (O,) for step
-        tensors = {"step": ("x", "y", "h", "w1", "w2"), "train": ("x", "y", "w1", "w2"), "predict": ("x", "w1", "w2")}[op]
-        written = ("w1", "w2") if op != "predict" else ()
+    for op in OPS:
+        seq = op != "step"  # x, y are (L, F), (L, O) for train/predict/forecast; (F,), (O,) for step
+        tensors = {"step": ("x", "y", "h", "w1", "w2"), "train": ("x", "y", "w1", "w2")}.get(op, ("x", "w1", "w2"))
+        written = ("w1", "w2") if op in ("step", "train") else ()
         add = lambda what, expect, plain=None, **o: c.append(Case(op, what, _with(op, **o), expect, plain))  # noqa: E731
 
         # ranks and shapes
@@ -121,10 +123,11 @@ def cases() -> list[Case]:
         # zero-size dimensions
         if seq:
             add("L = 0", "at least one step", x=lambda b: b["x"][:0], **({"y": lambda b: b["y"][:0]} if op == "train" else {}))
-        add("F = 0", "at least one feature", x=lambda b: b["x"][..., :0], w1=lambda b: b["w1"][2:])
-        add("H = 0", "at least one hidden unit", w1=lambda b: b["w1"][:2, :0], w2=lambda b: b["w2"][:0],
+        F = lambda b: b["x"].shape[-1]  # noqa: E731
+        add("F = 0", "at least one feature", x=lambda b: b["x"][..., :0], w1=lambda b: b["w1"][F(b):])
+        add("H = 0", "at least one hidden unit", w1=lambda b: b["w1"][: F(b), :0], w2=lambda b: b["w2"][:0],
             **({"h": lambda b: b["h"][:0]} if op == "step" else {}))
-        if op != "predict":
+        if op in ("step", "train"):
             add("O = 0", "at least one output", y=lambda b: b["y"][..., :0], w2=lambda b: b["w2"][:, :0])
         else:
             add("O = 0", "at least one output", w2=lambda b: b["w2"][:, :0])
@@ -139,7 +142,7 @@ def cases() -> list[Case]:
         for name in tensors:
             add(f"{name} non-contiguous", SAME, plain=_with(op), **{name: lambda b, n=name: strided(b[n])})
         if seq:
-            row = lambda b: b["x"][:1].expand(5, 2)  # noqa: E731  every step the same input: a read-only stride-0 view
+            row = lambda b: b["x"][:1].expand(5, F(b))  # noqa: E731  every step the same input: a read-only stride-0 view
             add("x expanded (stride 0)", SAME, plain=_with(op, x=lambda b: row(b).clone()), x=row)
         for name in written:
             add(f"{name} expanded (stride 0)", "share one memory location",
@@ -171,7 +174,7 @@ def cases() -> list[Case]:
             add(f"NaN in {name}", f"{name} contains NaN or Inf", **{name: lambda b, n=name: _nan_at(b[n])})
             add(f"-Inf in {name}", f"{name} contains NaN or Inf", **{name: lambda b, n=name: _nan_at(b[n], -float("inf"))})
         # scalars
-        if op != "predict":
+        if op in ("step", "train"):
             for lr in (float("nan"), float("inf"), -float("inf"), -0.5):
                 add(f"lr = {lr}", "lr must be a finite number >= 0", lr=lr)
             add("lr not a number", "Expected a value of type 'float'", lr="0.1")
@@ -182,11 +185,17 @@ def cases() -> list[Case]:
         # huge sizes
         if seq:
             add("x expanded to 2**40 steps", "cannot make a contiguous copy of x",
-                x=lambda b: b["x"][:1].expand(huge, 2), **({"y": lambda b: b["y"][:1].expand(huge, 1)} if op == "train" else {}))
+                x=lambda b: b["x"][:1].expand(huge, F(b)), **({"y": lambda b: b["y"][:1].expand(huge, 1)} if op == "train" else {}))
         big_h = 2**31  # w1 (F + 2**31, 2**31): 2**62 elements, as a stride-0 view
-        add("H = 2**31 (stride-0 views)", "cannot make a contiguous copy of w1" if op == "predict" else "share one memory location",
-            w1=lambda b: b["w1"][:1, :1].expand(2 + big_h, big_h), w2=lambda b: b["w2"][:1, :1].expand(big_h, 1),
+        add("H = 2**31 (stride-0 views)", "share one memory location" if written else "cannot make a contiguous copy of w1",
+            w1=lambda b: b["w1"][:1, :1].expand(F(b) + big_h, big_h), w2=lambda b: b["w2"][:1, :1].expand(big_h, 1),
             **({"h": lambda b: b["h"][:1].expand(big_h)} if op == "step" else {}))
+        if op == "forecast":
+            add("F = 2, O = 1 (nothing to feed back)", "got F=2 inputs and O=1 outputs", x=lambda b: torch.cat([b["x"], b["x"]], 1),
+                w1=lambda b: torch.cat([b["w1"][:1], b["w1"]]))
+            add("steps = -1", "steps must be >= 0", steps=-1)
+            add("steps = 2**62", "cannot allocate the forecast", steps=2**62)
+            add("steps = 0", SAME, plain=_with(op, steps=0), steps=0)
         add("x not a tensor", "Expected a value of type 'Tensor'", x=[0.0, 1.0])
     return c
 
