@@ -26,7 +26,11 @@ struct StepSessionBase {
   // not finite, or after the last step of the epoch the weights are not.
   virtual double step(int64_t t) = 0;
   virtual double total() const = 0;  // the epoch's loss total so far, in the scalar type
-  virtual void restore() = 0;        // the weights back to their values at the epoch's start
+  // Mid-epoch only: the weights back to their values at the epoch's start (after a divergence or
+  // an interrupt). Between epochs it changes nothing, so a caller never undoes a finished epoch.
+  virtual void restore() = 0;
+  int64_t epochs_done = 0;  // epochs whose last step ran and stayed finite
+  bool mid_epoch = false;
 };
 
 // One model's training state for a Python loop over steps: the caller's data and weights, the
@@ -55,6 +59,7 @@ struct StepSession final : StepSessionBase {
       sum = 0;
       std::copy(w1, w1 + n1, snapshot.begin());
       std::copy(w2, w2 + n2, snapshot.begin() + n1);
+      mid_epoch = true;
     }
     scalar_t loss = 0;
     sinernn::with_sizes(F, H, O, [&](auto sizes) {
@@ -66,10 +71,16 @@ struct StepSession final : StepSessionBase {
       return NAN;
     sum += loss;  // in scalar_t, in step order: the whole-loop op's sum
     h.swap(h_new);
+    if (t == L - 1) {
+      mid_epoch = false;
+      ++epochs_done;
+    }
     return static_cast<double>(loss);
   }
   double total() const override { return static_cast<double>(sum); }
   void restore() override {
+    if (!mid_epoch) return;
+    mid_epoch = false;
     const int64_t n1 = (F + H) * H;
     std::copy(snapshot.begin(), snapshot.begin() + n1, w1);
     std::copy(snapshot.begin() + n1, snapshot.end(), w2);
@@ -159,12 +170,19 @@ PyObject* fma_peak(PyObject*, PyObject* arg) {
   Py_END_ALLOW_THREADS return PyFloat_FromDouble(gflops);
 }
 
-// _session_restore(session): the weights back to their values at the current epoch's start
+// _session_restore(session): mid-epoch, the weights back to their values at the epoch's start
 PyObject* session_restore(PyObject*, PyObject* capsule) {
   auto* session = static_cast<StepSessionBase*>(PyCapsule_GetPointer(capsule, kCapsule));
   if (!session) return nullptr;
   session->restore();
   Py_RETURN_NONE;
+}
+
+// _session_epochs(session) -> how many epochs have run to their end
+PyObject* session_epochs(PyObject*, PyObject* capsule) {
+  auto* session = static_cast<StepSessionBase*>(PyCapsule_GetPointer(capsule, kCapsule));
+  if (!session) return nullptr;
+  return PyLong_FromLongLong(session->epochs_done);
 }
 
 PyObject* cuda_built(PyObject*, PyObject*) {
@@ -182,7 +200,8 @@ PyMethodDef methods[] = {
     {"_session_step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(session_step)), METH_FASTCALL,
      "Private: run one fused training step of a session."},
     {"_session_total", session_total, METH_O, "Private: the current epoch's loss total."},
-    {"_session_restore", session_restore, METH_O, "Private: restore the weights of the epoch's start."},
+    {"_session_restore", session_restore, METH_O, "Private: mid-epoch, restore the weights of the epoch's start."},
+    {"_session_epochs", session_epochs, METH_O, "Private: how many epochs have run to their end."},
     {"_fma_peak_gflops", fma_peak, METH_O, "One core's float32 FMA throughput for this build, GFLOP/s."},
     {nullptr, nullptr, 0, nullptr}};
 

@@ -193,22 +193,19 @@ def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, l
     step, total = C._session_step, C._session_total
     totals = []
     for i in range(epochs):
-        start = None  # as in _step_loop
         try:
             if stop.requested:
                 raise _Stop(len(totals), torch.tensor(totals, dtype=x.dtype))
-            start = (w1.clone(), w2.clone())
             for t in range(L):
                 if math.isnan(step(session, t)):  # NaN: this step diverged
                     C._session_restore(session)  # the weights of this epoch's start
                     raise DivergenceError(i, t, lr)
-            epoch_total = total(session)  # summed in x's dtype, in step order: exact as a float
-            start = None
+            totals.append(total(session))  # summed in x's dtype, in step order: exact as a float
         except KeyboardInterrupt:  # a second Ctrl-C
-            if start is not None:
-                _restore(w1, w2, start)
+            C._session_restore(session)  # undoes a half-done epoch only (the session knows)
+            if C._session_epochs(session) > len(totals):  # it landed after an epoch's end
+                totals.append(total(session))
             raise _Stop(len(totals), torch.tensor(totals, dtype=x.dtype)) from None
-        totals.append(epoch_total)
     return torch.tensor(totals, dtype=x.dtype)
 
 
