@@ -18,5 +18,6 @@ export LD_PRELOAD="$ASAN_RT $UBSAN_RT"   # the runtimes must come first in Pytho
 "$PY" -c "import sinernn; print('sanitizer build:', sinernn.load_native())"   # build once
 "$PY" -m pytest -q -p no:cacheprovider \
   tests/test_fused.py tests/test_ops.py tests/test_errors.py tests/test_divergence.py tests/test_reference.py \
-  tests/test_verify.py tests/test_hostile.py tests/test_properties.py tests/test_threads.py tests/test_checkpoint.py "$@"
+  tests/test_verify.py tests/test_hostile.py tests/test_properties.py tests/test_threads.py tests/test_checkpoint.py \
+  tests/test_model.py "$@"
 echo "sanitizers: no findings"

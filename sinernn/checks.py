@@ -68,17 +68,16 @@ def check_written(name: str, w: Tensor, **reads: Tensor) -> None:
     must share no memory with the tensors in ``reads``."""
     if w.device.type == "meta" or w.numel() == 0:
         return
-    if not _elements_distinct(w):
+    if not w.is_contiguous() and not _elements_distinct(w):
         raise ValueError(
             f"{name} is updated in place but several of its elements share one memory location "
             f"(an expanded or overlapping view, strides {w.stride()}); pass {name}.clone()"
         )
-    lo, hi = _byte_span(w)
+    storage = w.untyped_storage().data_ptr()
     for other_name, other in reads.items():
-        if other.device != w.device or other.numel() == 0:
+        if other.device != w.device or other.numel() == 0 or other.untyped_storage().data_ptr() != storage:
             continue
-        if other.untyped_storage().data_ptr() != w.untyped_storage().data_ptr():
-            continue
+        lo, hi = _byte_span(w)
         o_lo, o_hi = _byte_span(other)
         if lo < o_hi and o_lo < hi:
             raise ValueError(f"{name} is updated in place but shares memory with {other_name}; pass separate tensors")

@@ -70,9 +70,9 @@ def plot_forecast(history: np.ndarray, forecast: np.ndarray, names: list[str], p
     t_hist, t_fc = np.arange(n_hist), np.arange(n_hist, n_hist + n_fc)
     for j, ax in enumerate(axes[:, 0]):
         ax.plot(t_hist, history[:, j], color="tab:blue", lw=1.2, label="observed")
-        if truth is not None:
-            ax.plot(t_fc, np.asarray(truth)[:, j], color="tab:gray", lw=1, ls="--", label="true continuation")
-        ax.plot(t_fc, forecast[:, j], color="tab:red", lw=1.5, label="forecast (closed loop)")
+        ax.plot(t_fc, forecast[:, j], color="tab:red", lw=2, label="forecast (closed loop)")
+        if truth is not None:  # drawn on top, dashed: visible even where the forecast is exact
+            ax.plot(t_fc, np.asarray(truth)[:, j], color="black", lw=1, ls="--", label="true continuation")
         ax.axvline(n_hist - 0.5, color="black", lw=0.6, ls=":")
         ax.set_ylabel(names[j])
     axes[0, 0].legend(loc="upper left")
