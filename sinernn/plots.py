@@ -25,21 +25,30 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
+def _column_panels(k: int):
+    """One panel a column, stacked, sharing the x axis: (fig, list of axes)."""
+    fig, axes = _pyplot().subplots(k, 1, figsize=(8, 2.2 + 1.8 * k), sharex=True, squeeze=False)
+    return fig, list(axes[:, 0])
+
+
+def _finish_panels(axes, names: list[str], xlabel: str, legend_loc: str, title: str | None) -> None:
+    for ax, name in zip(axes, names):
+        ax.set_ylabel(name)
+    axes[0].legend(loc=legend_loc)
+    axes[-1].set_xlabel(xlabel)
+    if title:
+        axes[0].set_title(title)
+
+
 def plot_fit(time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, names: list[str], path: str | Path, title: str | None = None) -> Path:
     """One panel per target column: the series (line) and the one-step-ahead predictions (dots).
     time (T,), actual (T, k) the observed targets, predicted (T-1, k) the predictions for time[1:]."""
-    plt = _pyplot()
     actual, predicted = np.atleast_2d(np.asarray(actual).T).T, np.atleast_2d(np.asarray(predicted).T).T
-    k = actual.shape[1]
-    fig, axes = plt.subplots(k, 1, figsize=(8, 2.2 + 1.8 * k), sharex=True, squeeze=False)
-    for j, ax in enumerate(axes[:, 0]):
+    fig, axes = _column_panels(actual.shape[1])
+    for j, ax in enumerate(axes):
         ax.plot(time, actual[:, j], color="tab:blue", lw=1.2, label="actual")
         ax.scatter(time[1:], predicted[:, j], s=8, color="tab:orange", label="predicted (one step ahead)", zorder=3)
-        ax.set_ylabel(names[j])
-    axes[0, 0].legend(loc="upper right")
-    axes[-1, 0].set_xlabel("t")
-    if title:
-        axes[0, 0].set_title(title)
+    _finish_panels(axes, names, "t", "upper right", title)
     return _save(fig, path)
 
 
@@ -63,22 +72,17 @@ def plot_forecast(history: np.ndarray, forecast: np.ndarray, names: list[str], p
                   truth: np.ndarray | None = None, title: str | None = None) -> Path:
     """One panel per column: the observed history (T, k), then the closed-loop forecast (N, k) past
     its end, and the true continuation (N, k) when known."""
-    plt = _pyplot()
     history, forecast = np.atleast_2d(np.asarray(history).T).T, np.atleast_2d(np.asarray(forecast).T).T
-    k, n_hist, n_fc = history.shape[1], history.shape[0], forecast.shape[0]
-    fig, axes = plt.subplots(k, 1, figsize=(8, 2.2 + 1.8 * k), sharex=True, squeeze=False)
+    n_hist, n_fc = history.shape[0], forecast.shape[0]
+    fig, axes = _column_panels(history.shape[1])
     t_hist, t_fc = np.arange(n_hist), np.arange(n_hist, n_hist + n_fc)
-    for j, ax in enumerate(axes[:, 0]):
+    for j, ax in enumerate(axes):
         ax.plot(t_hist, history[:, j], color="tab:blue", lw=1.2, label="observed")
         ax.plot(t_fc, forecast[:, j], color="tab:red", lw=2, label="forecast (closed loop)")
         if truth is not None:  # drawn on top, dashed: visible even where the forecast is exact
             ax.plot(t_fc, np.asarray(truth)[:, j], color="black", lw=1, ls="--", label="true continuation")
         ax.axvline(n_hist - 0.5, color="black", lw=0.6, ls=":")
-        ax.set_ylabel(names[j])
-    axes[0, 0].legend(loc="upper left")
-    axes[-1, 0].set_xlabel("step")
-    if title:
-        axes[0, 0].set_title(title)
+    _finish_panels(axes, names, "step", "upper left", title)
     return _save(fig, path)
 
 
