@@ -18,5 +18,11 @@ TORCH_LIBRARY(sinernn, m) {
   // prediction fed back as the next input. x (L, F) -> forecasts (steps, O); row 0 is the
   // prediction after x's last row.
   m.def("forecast(Tensor x, Tensor w1, Tensor w2, int steps) -> Tensor");
+  // The differentiable cell (autograd registered in sinernn/ops.py): forward over a sequence from
+  // a given context h0 (H,): x (L, F) -> predictions (L, O), hidden states (L, H).
+  m.def("seq_forward(Tensor x, Tensor h0, Tensor w1, Tensor w2) -> (Tensor pred, Tensor hidden)");
+  // Its backward through time: -> gradients for x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O).
+  m.def("seq_backward(Tensor grad_pred, Tensor grad_hidden, Tensor x, Tensor h0, Tensor w1, Tensor w2, "
+        "Tensor hidden) -> (Tensor grad_x, Tensor grad_h0, Tensor grad_w1, Tensor grad_w2)");
 }
 

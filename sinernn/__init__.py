@@ -13,6 +13,7 @@ from ._extension import load as load_native
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
 from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, TrainResult, predict, train
 from .verification import VerifyReport, verify
+from . import nn  # noqa: E402  sinernn.nn.ElmanRNN, the differentiable cell as a module
 
 __version__ = "0.1.0"
 

@@ -45,6 +45,14 @@ def forecast(x: Tensor, w1: Tensor, w2: Tensor, steps: int) -> Tensor:
     return torch.ops.sinernn.forecast.default(x, w1, w2, steps)
 
 
+def cell(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """The differentiable fused cell over a sequence: x (L, F), h0 (H,) -> (predictions (L, O),
+    hidden states (L, H)). Gradients flow to x, h0, w1, w2 through every step (backpropagation
+    through time by the native seq_backward op)."""
+    _extension.load()
+    return torch.ops.sinernn.seq_forward.default(x, h0, w1, w2)
+
+
 def _check_one_device(op: str, **tensors: Tensor) -> None:
     (first_name, first), *rest = tensors.items()
     for name, t in rest:
@@ -80,4 +88,27 @@ def register_fake_kernels() -> None:
         _check_one_device("sinernn::forecast", x=x, w1=w1, w2=w2)
         return x.new_empty(steps, w2.shape[1])
 
+    @torch.library.register_fake("sinernn::seq_forward")
+    def _(x, h0, w1, w2):
+        _check_one_device("sinernn::seq_forward", x=x, h0=h0, w1=w1, w2=w2)
+        return x.new_empty(x.shape[0], w2.shape[1]), x.new_empty(x.shape[0], w1.shape[1])
+
+    @torch.library.register_fake("sinernn::seq_backward")
+    def _(grad_pred, grad_hidden, x, h0, w1, w2, hidden):
+        _check_one_device("sinernn::seq_backward", x=x, h0=h0, w1=w1, w2=w2)
+        return torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2)
+
+    def setup_context(ctx, inputs, output):
+        x, h0, w1, w2 = inputs
+        ctx.save_for_backward(x, h0, w1, w2, output[1])
+
+    def backward(ctx, grad_pred, grad_hidden):
+        x, h0, w1, w2, hidden = ctx.saved_tensors
+        if grad_pred is None:
+            grad_pred = x.new_zeros(x.shape[0], w2.shape[1])
+        if grad_hidden is None:
+            grad_hidden = torch.zeros_like(hidden)
+        return torch.ops.sinernn.seq_backward.default(grad_pred, grad_hidden, x, h0, w1, w2, hidden)
+
+    torch.library.register_autograd("sinernn::seq_forward", backward, setup_context=setup_context)
     _fakes_registered = True

@@ -18,7 +18,7 @@ import torch
 
 from cases import problem
 
-OPS = ("step", "train", "predict", "forecast")
+OPS = ("step", "train", "predict", "forecast", "seq_forward")
 SAME = "same as contiguous"
 META = "meta kernel: shapes only"
 
@@ -57,6 +57,7 @@ def _with(op: str, **override):
             "train": dict(x=x, y=y, w1=w1, w2=w2, epochs=3, lr=0.1),
             "predict": dict(x=x, w1=w1, w2=w2),
             "forecast": dict(x=x[:, :1], w1=w1[1:], w2=w2, steps=4),  # F = O = 1
+            "seq_forward": dict(x=x, h0=h, w1=w1, w2=w2),
         }[op]
         base = dict(names)
         for k, v in override.items():
@@ -104,7 +105,8 @@ def cases() -> list[Case]:
     huge = 2**40
     for op in OPS:
         seq = op != "step"  # x, y are (L, F), (L, O) for train/predict/forecast; (F,), (O,) for step
-        tensors = {"step": ("x", "y", "h", "w1", "w2"), "train": ("x", "y", "w1", "w2")}.get(op, ("x", "w1", "w2"))
+        tensors = {"step": ("x", "y", "h", "w1", "w2"), "train": ("x", "y", "w1", "w2"),
+                   "seq_forward": ("x", "h0", "w1", "w2")}.get(op, ("x", "w1", "w2"))
         written = ("w1", "w2") if op in ("step", "train") else ()
         add = lambda what, expect, plain=None, **o: c.append(Case(op, what, _with(op, **o), expect, plain))  # noqa: E731
 
@@ -117,6 +119,8 @@ def cases() -> list[Case]:
         add("w2 rows != H", "w2 must have shape (H, O)", w2=lambda b: torch.zeros(2, 1, dtype=torch.float64))
         if op == "step":
             add("h length != H", "h must have shape (H,)", h=lambda b: b["h"][:2])
+        if op == "seq_forward":
+            add("h0 length != H", "h0 must have shape (H,)", h0=lambda b: b["h0"][:2])
         if op == "train":
             add("y length != x length", "y must have shape (L, O)", y=lambda b: b["y"][:-1])
             add("w2 columns != O", "w2 must have shape (H, O)", w2=lambda b: torch.zeros(3, 2, dtype=torch.float64))
@@ -126,7 +130,7 @@ def cases() -> list[Case]:
         F = lambda b: b["x"].shape[-1]  # noqa: E731
         add("F = 0", "at least one feature", x=lambda b: b["x"][..., :0], w1=lambda b: b["w1"][F(b):])
         add("H = 0", "at least one hidden unit", w1=lambda b: b["w1"][: F(b), :0], w2=lambda b: b["w2"][:0],
-            **({"h": lambda b: b["h"][:0]} if op == "step" else {}))
+            **({"h": lambda b: b["h"][:0]} if op == "step" else {"h0": lambda b: b["h0"][:0]} if op == "seq_forward" else {}))
         if op in ("step", "train"):
             add("O = 0", "at least one output", y=lambda b: b["y"][..., :0], w2=lambda b: b["w2"][:, :0])
         else:
@@ -189,7 +193,7 @@ def cases() -> list[Case]:
         big_h = 2**31  # w1 (F + 2**31, 2**31): 2**62 elements, as a stride-0 view
         add("H = 2**31 (stride-0 views)", "share one memory location" if written else "cannot make a contiguous copy of w1",
             w1=lambda b: b["w1"][:1, :1].expand(F(b) + big_h, big_h), w2=lambda b: b["w2"][:1, :1].expand(big_h, 1),
-            **({"h": lambda b: b["h"][:1].expand(big_h)} if op == "step" else {}))
+            **({"h": lambda b: b["h"][:1].expand(big_h)} if op == "step" else {"h0": lambda b: b["h0"][:1].expand(big_h)} if op == "seq_forward" else {}))
         if op == "forecast":
             add("F = 2, O = 1 (nothing to feed back)", "got F=2 inputs and O=1 outputs", x=lambda b: torch.cat([b["x"], b["x"]], 1),
                 w1=lambda b: torch.cat([b["w1"][:1], b["w1"]]))

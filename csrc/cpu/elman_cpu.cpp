@@ -6,6 +6,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -243,6 +244,68 @@ at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const a
   return out;
 }
 
+// Shapes of the differentiable cell: x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O), L >= 1.
+ElmanSizes check_cell(const char* op, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w1,
+                      const at::Tensor& w2) {
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_dim(op, "h0", h0, 1, "(H,)");
+  check_same_dtype_device(op, {{"x", &x}, {"h0", &h0}, {"w1", &w1}, {"w2", &w2}});
+  check_cpu(op, x);
+  TORCH_CHECK(x.size(0) >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  check_dim(op, "w2", w2, 2, "(H, O)");
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
+  TORCH_CHECK(h0.size(0) == s.H, op, ": h0 must have shape (H,) = (", s.H, ",) to match w1, got ", h0.sizes());
+  return s;
+}
+
+std::tuple<at::Tensor, at::Tensor> elman_seq_forward_cpu(const at::Tensor& x, const at::Tensor& h0,
+                                                         const at::Tensor& w1, const at::Tensor& w2) {
+  const char* op = "sinernn::seq_forward";
+  const ElmanSizes s = check_cell(op, x, h0, w1, w2);
+  const int64_t L = x.size(0);
+  // w1 first: the largest, so an impossible size fails before the smaller copies are made
+  const at::Tensor w1c = finite_input(op, "w1", w1), w2c = finite_input(op, "w2", w2),
+                   xc = finite_input(op, "x", x), hc = finite_input(op, "h0", h0);
+  at::Tensor pred = at::empty({L, s.O}, x.options()), hidden = at::empty({L, s.H}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_seq_forward_cpu", [&] {
+    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
+      elman_seq_forward<scalar_t>(xc.const_data_ptr<scalar_t>(), hc.const_data_ptr<scalar_t>(),
+                                  w1c.const_data_ptr<scalar_t>(), w2c.const_data_ptr<scalar_t>(),
+                                  pred.mutable_data_ptr<scalar_t>(), hidden.mutable_data_ptr<scalar_t>(), L, sizes);
+    });
+  });
+  return {pred, hidden};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> elman_seq_backward_cpu(
+    const at::Tensor& grad_pred, const at::Tensor& grad_hidden, const at::Tensor& x, const at::Tensor& h0,
+    const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden) {
+  const char* op = "sinernn::seq_backward";
+  const ElmanSizes s = check_cell(op, x, h0, w1, w2);
+  const int64_t L = x.size(0);
+  check_same_dtype_device(op, {{"x", &x}, {"grad_pred", &grad_pred}, {"grad_hidden", &grad_hidden}, {"hidden", &hidden}});
+  TORCH_CHECK(grad_pred.dim() == 2 && grad_pred.size(0) == L && grad_pred.size(1) == s.O, op,
+              ": grad_pred must have shape (L, O) = (", L, ", ", s.O, "), got ", grad_pred.sizes());
+  TORCH_CHECK(grad_hidden.dim() == 2 && grad_hidden.size(0) == L && grad_hidden.size(1) == s.H, op,
+              ": grad_hidden must have shape (L, H) = (", L, ", ", s.H, "), got ", grad_hidden.sizes());
+  TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == L && hidden.size(1) == s.H, op,
+              ": hidden must have shape (L, H) = (", L, ", ", s.H, "), got ", hidden.sizes());
+  const at::Tensor gp = grad_pred.contiguous(), gh = grad_hidden.contiguous(), xc = x.contiguous(),
+                   hc = h0.contiguous(), w1c = w1.contiguous(), w2c = w2.contiguous(), hid = hidden.contiguous();
+  at::Tensor g_x = at::empty({L, s.F}, x.options()), g_h0 = at::empty({s.H}, x.options());
+  at::Tensor g_w1 = at::zeros({s.F + s.H, s.H}, x.options()), g_w2 = at::zeros({s.H, s.O}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_seq_backward_cpu", [&] {
+    std::vector<scalar_t> work(3 * s.H + s.F);
+    elman_seq_backward<scalar_t>(xc.const_data_ptr<scalar_t>(), hc.const_data_ptr<scalar_t>(),
+                                 w1c.const_data_ptr<scalar_t>(), w2c.const_data_ptr<scalar_t>(),
+                                 hid.const_data_ptr<scalar_t>(), gp.const_data_ptr<scalar_t>(),
+                                 gh.const_data_ptr<scalar_t>(), g_x.mutable_data_ptr<scalar_t>(),
+                                 g_h0.mutable_data_ptr<scalar_t>(), g_w1.mutable_data_ptr<scalar_t>(),
+                                 g_w2.mutable_data_ptr<scalar_t>(), work.data(), L, DynamicSizes{s.F, s.H, s.O});
+  });
+  return {g_x, g_h0, g_w1, g_w2};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(sinernn, CPU, m) {
@@ -250,6 +313,8 @@ TORCH_LIBRARY_IMPL(sinernn, CPU, m) {
   m.impl("train", &elman_train_cpu);
   m.impl("predict", &elman_predict_cpu);
   m.impl("forecast", &elman_forecast_cpu);
+  m.impl("seq_forward", &elman_seq_forward_cpu);
+  m.impl("seq_backward", &elman_seq_backward_cpu);
 }
 
 }  // namespace sinernn
