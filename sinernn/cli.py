@@ -144,8 +144,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from .model import ElmanRNN
 
     model = ElmanRNN.load(args.model)
-    history = model.tail if args.data is None else series.as_table(args.data).values
-    fc = model.forecast(args.steps, None if args.data is None else args.data)
+    table = None if args.data is None else series.as_table(args.data)
+    history = model.tail if table is None else table.values
+    fc = model.forecast(args.steps, table)
     names = [model.columns[i] for i in model.targets]
     _write_csv(fc, names, args.out)
     if args.plot:

@@ -35,28 +35,15 @@ def series_pairs(series: np.ndarray | Tensor, dtype: torch.dtype = torch.float32
 
 
 def load_series(path: str | Path) -> np.ndarray:
-    """A one-column series from a ``.npy`` file or a CSV/text file (one number a line; a header
-    line is skipped). Returns float64 (N,). Raises ValueError naming the file when it is not one
-    column of finite numbers.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"series file not found: {path}")
-    if path.suffix == ".npy":
-        data = np.load(path, allow_pickle=False)
-    else:
-        try:
-            data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-        except ValueError:  # maybe a header line
-            data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
-    data = np.asarray(data, dtype=np.float64)
-    if data.ndim == 2 and data.shape[1] == 1:
-        data = data[:, 0]
-    if data.ndim != 1:
-        raise ValueError(f"{path}: expected one column of numbers, got an array of shape {data.shape}")
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path}: the series contains NaN or Inf")
-    return data
+    """A one-column series from a ``.npy`` file or a CSV/text file (header optional; see
+    ``sinernn.series.read_csv``). Returns float64 (N,). Raises ValueError naming the file when it is
+    not one column of at least two finite numbers."""
+    from .series import as_table
+
+    table = as_table(path)
+    if table.values.shape[1] != 1:
+        raise ValueError(f"{path}: expected one column of numbers, got {table.values.shape[1]} columns")
+    return table.values[:, 0].copy()
 
 
 def init_weights(

@@ -18,13 +18,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from . import checkpoint, ops, reference, series
+from . import checkpoint, series, trainer
 from .data import init_weights
 from .trainer import TrainingInterrupted, resolve_backend, train
 
@@ -115,7 +115,6 @@ class ElmanRNN:
         targets: Sequence[str | int] | None = None,
         val_frac: float = 0.0,
         progress: bool | None = None,
-        log: Callable[[int, float], None] | None = None,
     ) -> "ElmanRNN":
         """Train ``epochs`` more epochs on ``data`` (a CSV/.npy path, array or tensor (T,) or (T, C)).
 
@@ -123,7 +122,7 @@ class ElmanRNN:
         predict at t + 1 (default: the inputs). Both are fixed by the first fit. val_frac: the last
         fraction of the series (in time order) is held out and its loss reported per epoch.
         progress: a progress bar on stderr (default: when stderr is a terminal and the run looks
-        longer than a second). log(epoch, loss) is called after every epoch.
+        longer than a second).
 
         A second fit continues from the current weights: fit(d, 3) then fit(d, 2) gives exactly
         fit(d, 5). Ctrl-C stops at an epoch boundary and raises TrainingInterrupted; the model then
@@ -152,7 +151,7 @@ class ElmanRNN:
         show = _Progress.wanted(progress, epochs * steps_per_epoch, backend)
         bar = _Progress(epochs, steps_per_epoch) if show else None
         # Whole chunks of epochs per call when nothing needs each epoch, else one epoch a call.
-        per_call = 1 if (val is not None or log is not None) else max(1, min(epochs, 200_000 // steps_per_epoch) if bar else epochs)
+        per_call = 1 if val is not None else max(1, min(epochs, 200_000 // steps_per_epoch) if bar else epochs)
         done, seconds = 0, 0.0
         self.last_run = {"backend": backend, "epochs": 0, "steps": 0, "seconds": 0.0}
         try:
@@ -171,8 +170,6 @@ class ElmanRNN:
                 done += n
                 seconds += res.seconds
                 self.last_run.update(epochs=done, steps=done * steps_per_epoch, seconds=seconds)
-                if log is not None:
-                    log(self.epochs_trained - 1, self.history.train[-1])
                 if bar:
                     bar.update(done, self.history.train[-1], self.history.val[-1] if self.history.val else None)
         finally:
@@ -195,9 +192,7 @@ class ElmanRNN:
             raise RuntimeError("the model is not trained yet: call fit() or ElmanRNN.load() first")
 
     def _predict_normed(self, x: Tensor) -> Tensor:
-        if resolve_backend(self.backend, x.device) == "reference":
-            return reference.predict(x, self.w1, self.w2)[0]
-        return ops.predict(x, self.w1, self.w2)[0]
+        return trainer.predict(x, self.w1, self.w2, backend=self.backend)
 
     def predict(self, data) -> np.ndarray:
         """Teacher-forced one-step-ahead predictions over ``data`` (the columns the model was trained
@@ -214,8 +209,6 @@ class ElmanRNN:
         data): a teacher-forced warm-up over the data, then each prediction fed back as the next
         input. Needs inputs == targets. -> (steps, O) in data units."""
         self._require_trained()
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         if self.inputs != self.targets:
             raise ValueError(
                 "forecasting feeds each prediction back as the next input, so the inputs and the targets "
@@ -229,10 +222,7 @@ class ElmanRNN:
             self._check_table(table)
             values = table.values
         x = torch.from_numpy(self._normed(values)[:, self.inputs].copy()).to(self.dtype)
-        if resolve_backend(self.backend, x.device) == "reference":
-            out = reference.forecast(x, self.w1, self.w2, steps)
-        else:
-            out = ops.forecast(x, self.w1, self.w2, steps)
+        out = trainer.forecast(x, self.w1, self.w2, steps, backend=self.backend)
         return self.normalizer.undo(out.double().numpy(), self.targets)
 
     # -- checkpoints -------------------------------------------------------------------------

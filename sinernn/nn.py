@@ -48,12 +48,7 @@ class ElmanRNN(nn.Module):
             h0 = x.new_zeros(self.hidden_size)
         if self.fused and x.device.type == "cpu":
             return torch.ops.sinernn.seq_forward.default(x, h0, self.w1, self.w2)
-        preds, hiddens, h = [], [], h0[None]
-        for t in range(x.shape[0]):
-            p, h = reference.forward(x[t : t + 1], h, self.w1, self.w2)
-            preds.append(p[0])
-            hiddens.append(h[0])
-        return torch.stack(preds), torch.stack(hiddens)
+        return reference.run_sequence(x, h0, self.w1, self.w2)
 
     @classmethod
     def from_torch(cls, cell: nn.RNNCell, linear: nn.Linear, fused: bool = True) -> "ElmanRNN":

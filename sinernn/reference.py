@@ -66,13 +66,10 @@ def train(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) 
     return losses
 
 
-@torch.no_grad()
-def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
-    """Teacher-forced prediction from a zero context, no updates.
-
-    x (L, F) -> (predictions (L, O), contexts (L, H)).
-    """
-    context_state = x.new_zeros((1, w1.shape[1]))
+def run_sequence(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """The tutorial's ``forward`` over a sequence, the true x_t at every step, from the context h0
+    (H,), with autograd: x (L, F) -> (predictions (L, O), contexts (L, H))."""
+    context_state = h0[None]
     predictions, contexts = [], []
     for i in range(x.size(0)):
         input = x[i : i + 1]
@@ -83,13 +80,21 @@ def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @torch.no_grad()
+def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """Teacher-forced prediction from a zero context, no updates.
+
+    x (L, F) -> (predictions (L, O), contexts (L, H)).
+    """
+    return run_sequence(x, x.new_zeros(w1.shape[1]), w1, w2)
+
+
+@torch.no_grad()
 def forecast(x: Tensor, w1: Tensor, w2: Tensor, steps: int) -> Tensor:
     """Closed-loop forecast (F == O): warm up on x (L, F) teacher-forced from a zero context, then
     feed each prediction back as the next input. -> forecasts (steps, O); row 0 is the prediction
     after x's last row (the point following the observed data)."""
-    context_state = x.new_zeros((1, w1.shape[1]))
-    for i in range(x.size(0)):
-        (pred, context_state) = forward(x[i : i + 1], context_state, w1, w2)
+    preds, contexts = predict(x, w1, w2)
+    pred, context_state = preds[-1:], contexts[-1:]
     out = []
     for _ in range(steps):
         out.append(pred[0])

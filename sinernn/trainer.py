@@ -225,11 +225,15 @@ CHUNK_STEPS = 50_000
 def _train_cpp(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float, stop: _Interrupts) -> Tensor:
     chunk = max(1, CHUNK_STEPS // x.shape[0])
     parts, done = [], 0
+
+    def joined() -> Tensor:  # the losses of the chunks so far
+        return parts[0] if len(parts) == 1 else torch.cat(parts) if parts else x.new_empty(0)
+
     while done < epochs:
         start = None  # as in _step_loop
         try:
             if stop.requested:
-                raise _Stop(done, torch.cat(parts) if parts else x.new_empty(0))
+                raise _Stop(done, joined())
             n = min(chunk, epochs - done)
             if stop.may_raise:  # under a caller's own SIGINT handler: keep what to undo
                 start = (w1.clone(), w2.clone())
@@ -245,8 +249,8 @@ def _train_cpp(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: fl
         except KeyboardInterrupt:  # a second Ctrl-C, raised once the op returned: undo this chunk
             if start is not None:
                 _restore(w1, w2, start)
-            raise _Stop(done, torch.cat(parts) if parts else x.new_empty(0)) from None
-    return parts[0] if len(parts) == 1 else torch.cat(parts) if parts else x.new_empty(0)
+            raise _Stop(done, joined()) from None
+    return joined()
 
 
 _TRAINERS = {
@@ -277,8 +281,8 @@ def train(
     L, F, O = checks.check_series(x, y)
     checks.check_weights(w1, w2, F, O)
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
-    for name, w in (("w1", w1), ("w2", w2)):
-        checks.check_written(name, w, x=x, y=y)
+    checks.check_written("w1", w1, w2=w2, x=x, y=y)
+    checks.check_written("w2", w2, x=x, y=y)
     lr = checks.check_lr(lr)
     epochs = checks.check_epochs(epochs)
     if epochs * L >= 2**63:
@@ -328,3 +332,20 @@ def predict(
         else:
             preds, hidden = ops.predict(x, w1, w2)
     return (preds, hidden) if return_hidden else preds
+
+
+def forecast(x: Tensor, w1: Tensor, w2: Tensor, steps: int, backend: str = "auto") -> Tensor:
+    """Closed-loop forecast (F == O): a teacher-forced warm-up over x (L, F) from a zero context,
+    then each prediction fed back as the next input. -> (steps, O); row 0 follows x's last row.
+    Every native backend uses the native forecast op."""
+    _, F, _ = checks.check_series(x)
+    checks.check_weights(w1, w2, F, None)
+    checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+    if w2.shape[1] != F:
+        raise ValueError(f"forecasting feeds each prediction back as the next input: it needs O == F, got F={F}, O={w2.shape[1]}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    name = resolve_backend(backend, x.device)
+    with torch.no_grad():
+        x, w1, w2 = (t.detach().contiguous() for t in (x, w1, w2))
+        return reference.forecast(x, w1, w2, steps) if name == "reference" else ops.forecast(x, w1, w2, steps)

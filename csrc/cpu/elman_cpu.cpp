@@ -171,16 +171,23 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
   return losses;
 }
 
+// The entry checks of the ops that read a series and a model: x (L, F) with L >= 1, one dtype and
+// device for all of `tensors` (x first), CPU, w1 (F+H, H), w2 (H, O) with O taken from w2.
+ElmanSizes check_series_and_model(const char* op, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
+                                  std::initializer_list<std::pair<const char*, const at::Tensor*>> tensors) {
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_same_dtype_device(op, tensors);
+  check_cpu(op, x);
+  TORCH_CHECK(x.size(0) >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  check_dim(op, "w2", w2, 2, "(H, O)");
+  return check_weights(op, w1, w2, x.size(1), w2.size(1));
+}
+
 std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const at::Tensor& w1,
                                                      const at::Tensor& w2) {
   const char* op = "sinernn::predict";
-  check_dim(op, "x", x, 2, "(L, F)");
-  check_same_dtype_device(op, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
   const int64_t L = x.size(0);
-  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
-  check_dim(op, "w2", w2, 2, "(H, O)");
-  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
   const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1),
                    w2c = finite_input(op, "w2", w2);
 
@@ -204,13 +211,8 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
 
 at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, int64_t steps) {
   const char* op = "sinernn::forecast";
-  check_dim(op, "x", x, 2, "(L, F)");
-  check_same_dtype_device(op, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
   const int64_t L = x.size(0);
-  TORCH_CHECK(L >= 1, op, ": the warm-up series must have at least one step, got x of shape ", x.sizes());
-  check_dim(op, "w2", w2, 2, "(H, O)");
-  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
   TORCH_CHECK(s.F == s.O, op, ": forecasting feeds each prediction back as the next input, so the model needs as many "
               "outputs as inputs; got F=", s.F, " inputs and O=", s.O, " outputs");
   TORCH_CHECK(steps >= 0, op, ": steps must be >= 0, got ", steps);
@@ -247,13 +249,8 @@ at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const a
 // Shapes of the differentiable cell: x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O), L >= 1.
 ElmanSizes check_cell(const char* op, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w1,
                       const at::Tensor& w2) {
-  check_dim(op, "x", x, 2, "(L, F)");
   check_dim(op, "h0", h0, 1, "(H,)");
-  check_same_dtype_device(op, {{"x", &x}, {"h0", &h0}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
-  TORCH_CHECK(x.size(0) >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
-  check_dim(op, "w2", w2, 2, "(H, O)");
-  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), w2.size(1));
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"h0", &h0}, {"w1", &w1}, {"w2", &w2}});
   TORCH_CHECK(h0.size(0) == s.H, op, ": h0 must have shape (H,) = (", s.H, ",) to match w1, got ", h0.sizes());
   return s;
 }
