@@ -13,7 +13,7 @@ STAMP := $(VENV)/.sinernn-installed
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml sinernn/_native_build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.cpp csrc/*/*.cu)
+$(STAMP): setup.py pyproject.toml sinernn/_native_build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)" "setuptools>=64" wheel ninja
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"

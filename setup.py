@@ -44,6 +44,7 @@ setup(
             "sinernn._C",
             [os.path.relpath(src, Path(__file__).parent) for src in settings.sources],  # setuptools wants relative paths
             extra_compile_args={"cxx": settings.cflags, "nvcc": settings.cuda_cflags},
+            extra_link_args=settings.ldflags,
             define_macros=settings.macros,
         )
     ],

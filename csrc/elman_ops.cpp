@@ -24,5 +24,15 @@ TORCH_LIBRARY(sinernn, m) {
   // Its backward through time: -> gradients for x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O).
   m.def("seq_backward(Tensor grad_pred, Tensor grad_hidden, Tensor x, Tensor h0, Tensor w1, Tensor w2, "
         "Tensor hidden) -> (Tensor grad_x, Tensor grad_h0, Tensor grad_w1, Tensor grad_w2)");
+  // Many independent models in one call, each trained exactly as `train` would train it alone.
+  // x (L, F) shared or (N, L, F) one series per model, y likewise (L, O) or (N, L, O); w1 (N, F+H, H),
+  // w2 (N, H, O) updated in place; lr (N,) one per model. -> per-model per-epoch loss totals
+  // (N, epochs), NaN from the epoch where a model diverged on; diverged (N, 2) int64: (epoch, step)
+  // where model n's loss or weights stopped being finite, its weights left at the end of the epoch
+  // before, or (-1, -1).
+  m.def("train_many(Tensor x, Tensor y, Tensor(a!) w1, Tensor(b!) w2, int epochs, Tensor lr) "
+        "-> (Tensor losses, Tensor diverged)");
+  // Teacher-forced prediction of many models: x (L, F) or (N, L, F) -> (N, L, O), contexts (N, L, H).
+  m.def("predict_many(Tensor x, Tensor w1, Tensor w2) -> (Tensor pred, Tensor hidden)");
 }
 

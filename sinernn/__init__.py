@@ -11,6 +11,7 @@ from ._extension import available as native_available
 from ._extension import cuda_built
 from ._extension import load as load_native
 from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
+from .many import ManyResult, predict_many, train_many
 from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, TrainResult, predict, train
 from .verification import VerifyReport, verify
 from . import nn  # noqa: E402  sinernn.nn.ElmanRNN, the differentiable cell as a module
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS",
     "DivergenceError",
+    "ManyResult",
     "TrainResult",
     "TrainingInterrupted",
     "VerifyReport",
@@ -29,10 +31,12 @@ __all__ = [
     "load_series",
     "native_available",
     "predict",
+    "predict_many",
     "series_pairs",
     "sine_data",
     "sine_time",
     "smooth_series",
     "train",
+    "train_many",
     "verify",
 ]

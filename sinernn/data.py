@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,26 +51,52 @@ def init_weights(
     n_features: int = 1,
     hidden: int = 6,
     n_out: int = 1,
-    seed: int | None = 0,
+    seed: int | Sequence[int] | None = 0,
     dtype: torch.dtype = torch.float32,
+    models: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The tutorial's initial weights: w1 (F+H, H) ~ N(0, 0.4) drawn first, then w2 (H, O) ~ N(0, 0.3).
 
     The draws are those of ``torch.manual_seed(seed)`` followed by ``normal_`` on tensors of these
     shapes and ``dtype``, in the tutorial's order; they use a private generator, so the global
     random state is left alone. ``seed=None`` draws from the global generator, like the tutorial.
+
+    ``models=N`` draws N models for ``train_many``: w1 (N, F+H, H), w2 (N, H, O). Model i is
+    ``init_weights(seed=seed + i)`` (an int seed), ``init_weights(seed=seed[i])`` (a sequence of N
+    seeds), or, with ``generator``, the models drawn one after another from that generator.
     """
     for name, value in (("n_features", n_features), ("hidden", hidden), ("n_out", n_out)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    generator = None
-    if seed is not None:
+    if models is not None:
+        return _init_many(n_features, hidden, n_out, seed, dtype, models, generator)
+    if generator is None and seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         generator = torch.Generator().manual_seed(seed)
     w1 = torch.empty(n_features + hidden, hidden, dtype=dtype).normal_(0.0, 0.4, generator=generator)
     w2 = torch.empty(hidden, n_out, dtype=dtype).normal_(0.0, 0.3, generator=generator)
     return w1, w2
+
+
+def _init_many(F, H, O, seed, dtype, models, generator) -> tuple[Tensor, Tensor]:
+    if isinstance(models, bool) or not isinstance(models, int) or models < 1:
+        raise ValueError(f"models must be an int >= 1, got {models!r}")
+    if generator is not None:
+        seeds = [None] * models
+    elif isinstance(seed, int) and not isinstance(seed, bool):
+        seeds = [seed + i for i in range(models)]
+    elif isinstance(seed, Sequence) and not isinstance(seed, str):
+        seeds = list(seed)
+        if len(seeds) != models or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ValueError(f"seed must be an int or a sequence of models={models} ints, got {seed!r}")
+    else:
+        raise TypeError(f"with models=N, seed must be an int or a sequence of N ints (or pass generator), got {seed!r}")
+    pairs = [init_weights(F, H, O, seed=s, dtype=dtype, generator=generator) for s in seeds]
+    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
 
 def smooth_series(

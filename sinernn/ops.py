@@ -53,6 +53,19 @@ def cell(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]
     return torch.ops.sinernn.seq_forward.default(x, h0, w1, w2)
 
 
+def train_many(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: Tensor) -> tuple[Tensor, Tensor]:
+    """N models at once; updates w1 (N, F+H, H), w2 (N, H, O) in place. x (L, F) or (N, L, F),
+    y (L, O) or (N, L, O), lr (N,) -> (losses (N, epochs), diverged (N, 2) int64)."""
+    _extension.load()
+    return torch.ops.sinernn.train_many.default(x, y, w1, w2, epochs, lr)
+
+
+def predict_many(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """Teacher-forced prediction of N models: x (L, F) or (N, L, F) -> ((N, L, O), contexts (N, L, H))."""
+    _extension.load()
+    return torch.ops.sinernn.predict_many.default(x, w1, w2)
+
+
 def _check_one_device(op: str, **tensors: Tensor) -> None:
     (first_name, first), *rest = tensors.items()
     for name, t in rest:
@@ -97,6 +110,17 @@ def register_fake_kernels() -> None:
     def _(grad_pred, grad_hidden, x, h0, w1, w2, hidden):
         _check_one_device("sinernn::seq_backward", x=x, h0=h0, w1=w1, w2=w2)
         return torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2)
+
+    @torch.library.register_fake("sinernn::train_many")
+    def _(x, y, w1, w2, epochs, lr):
+        _check_one_device("sinernn::train_many", x=x, y=y, w1=w1, w2=w2, lr=lr)
+        return x.new_empty(w1.shape[0], epochs), x.new_empty(w1.shape[0], 2, dtype=torch.int64)
+
+    @torch.library.register_fake("sinernn::predict_many")
+    def _(x, w1, w2):
+        _check_one_device("sinernn::predict_many", x=x, w1=w1, w2=w2)
+        N, L = w1.shape[0], x.shape[-2]
+        return x.new_empty(N, L, w2.shape[2]), x.new_empty(N, L, w1.shape[2])
 
     def setup_context(ctx, inputs, output):
         x, h0, w1, w2 = inputs

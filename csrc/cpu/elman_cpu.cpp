@@ -16,59 +16,10 @@
 
 #include "../elman_checks.h"
 #include "../elman_math.h"
+#include "elman_cpu_util.h"
 
 namespace sinernn {
 namespace {
-
-void check_cpu(const char* op, const at::Tensor& t) {
-  TORCH_CHECK(t.device().is_cpu(), op, ": expected CPU tensors, got one on ", t.device());
-}
-
-template <typename scalar_t>
-bool all_finite(const at::Tensor& contiguous) {
-  const scalar_t* p = contiguous.const_data_ptr<scalar_t>();
-  for (int64_t i = 0, n = contiguous.numel(); i < n; ++i)
-    if (!std::isfinite(p[i])) return false;
-  return true;
-}
-
-// t (contiguous) holds only finite numbers.
-void check_finite(const char* op, const char* name, const at::Tensor& t) {
-  bool ok = true;
-  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
-  TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
-}
-
-// A contiguous version of t; a copy that can't be had (say, an expanded view of 2^40 steps)
-// fails with the op and argument named instead of the allocator's bare message.
-at::Tensor contiguous(const char* op, const char* name, const at::Tensor& t) {
-  try {
-    return t.contiguous();
-  } catch (const c10::Error& e) {
-    TORCH_CHECK(false, op, ": cannot make a contiguous copy of ", name, " (shape ", t.sizes(), ", ",
-                static_cast<double>(t.numel()) * static_cast<double>(t.element_size()), " bytes): ",
-                e.what_without_backtrace());
-  }
-}
-
-// The contiguous, finite version of an input.
-at::Tensor finite_input(const char* op, const char* name, const at::Tensor& t) {
-  at::Tensor c = contiguous(op, name, t);
-  check_finite(op, name, c);
-  return c;
-}
-
-// Work on a contiguous version of an in-place argument; write back if it was a copy.
-struct ContiguousInOut {
-  at::Tensor& target;
-  at::Tensor work;
-  ContiguousInOut(const char* op, const char* name, at::Tensor& t) : target(t), work(contiguous(op, name, t)) {
-    check_finite(op, name, work);  // before any update: a failed check leaves the target untouched
-  }
-  void write_back() {
-    if (!work.is_same(target)) target.copy_(work);
-  }
-};
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& x, const at::Tensor& y,
                                                               const at::Tensor& h, at::Tensor& w1,
@@ -194,16 +145,11 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
   at::Tensor pred = at::empty({L, s.O}, x.options());
   at::Tensor hidden = at::empty({L, s.H}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_predict_cpu", [&] {
-    const std::vector<scalar_t> h0(s.H, scalar_t(0));
-    const scalar_t* xp = xc.const_data_ptr<scalar_t>();
-    scalar_t* hp = hidden.mutable_data_ptr<scalar_t>();
-    scalar_t* pp = pred.mutable_data_ptr<scalar_t>();
+    const std::vector<scalar_t> h0(s.H, scalar_t(0));  // teacher forcing from a zero context
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
-      for (int64_t t = 0; t < L; ++t) {
-        const scalar_t* h = t == 0 ? h0.data() : hp + (t - 1) * s.H;  // teacher forcing: true x_t
-        elman_forward<scalar_t>(xp + t * s.F, h, w1c.const_data_ptr<scalar_t>(), w2c.const_data_ptr<scalar_t>(),
-                                hp + t * s.H, pp + t * s.O, sizes);
-      }
+      elman_seq_forward<scalar_t>(xc.const_data_ptr<scalar_t>(), h0.data(), w1c.const_data_ptr<scalar_t>(),
+                                  w2c.const_data_ptr<scalar_t>(), pred.mutable_data_ptr<scalar_t>(),
+                                  hidden.mutable_data_ptr<scalar_t>(), L, sizes);
     });
   });
   return {pred, hidden};

@@ -1,0 +1,62 @@
+// Helpers of the CPU op entry points (elman_cpu.cpp, elman_many_cpu.cpp): device check, contiguous
+// copies with named errors, finite checks, and in-place arguments worked on as contiguous copies.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+
+#include <cmath>
+
+namespace sinernn {
+
+inline void check_cpu(const char* op, const at::Tensor& t) {
+  TORCH_CHECK(t.device().is_cpu(), op, ": expected CPU tensors, got one on ", t.device());
+}
+
+template <typename scalar_t>
+inline bool all_finite(const at::Tensor& contiguous) {
+  const scalar_t* p = contiguous.const_data_ptr<scalar_t>();
+  for (int64_t i = 0, n = contiguous.numel(); i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// t (contiguous) holds only finite numbers.
+inline void check_finite(const char* op, const char* name, const at::Tensor& t) {
+  bool ok = true;
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
+  TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
+}
+
+// A contiguous version of t; a copy that can't be had (say, an expanded view of 2^40 steps)
+// fails with the op and argument named instead of the allocator's bare message.
+inline at::Tensor contiguous(const char* op, const char* name, const at::Tensor& t) {
+  try {
+    return t.contiguous();
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, op, ": cannot make a contiguous copy of ", name, " (shape ", t.sizes(), ", ",
+                static_cast<double>(t.numel()) * static_cast<double>(t.element_size()), " bytes): ",
+                e.what_without_backtrace());
+  }
+}
+
+// The contiguous, finite version of an input.
+inline at::Tensor finite_input(const char* op, const char* name, const at::Tensor& t) {
+  at::Tensor c = contiguous(op, name, t);
+  check_finite(op, name, c);
+  return c;
+}
+
+// Work on a contiguous version of an in-place argument; write back if it was a copy.
+struct ContiguousInOut {
+  at::Tensor& target;
+  at::Tensor work;
+  ContiguousInOut(const char* op, const char* name, at::Tensor& t) : target(t), work(contiguous(op, name, t)) {
+    check_finite(op, name, work);  // before any update: a failed check leaves the target untouched
+  }
+  void write_back() {
+    if (!work.is_same(target)) target.copy_(work);
+  }
+};
+
+}  // namespace sinernn
