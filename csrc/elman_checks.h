@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,131 @@ inline void check_written(const char* op, const char* name, const at::Tensor& w,
     TORCH_CHECK(w_hi <= o_lo || o_hi <= w_lo, op, ": ", name, " is written in place but shares memory with ",
                 other_name, "; pass separate tensors (e.g. ", other_name, ".clone())");
   }
+}
+
+// --- Entry checks of the ops, one per op, shared by the CPU and CUDA kernels ---------------------
+
+// t lives on a device of the kernel's type (the dispatcher chose the kernel by the tensors' device).
+inline void check_device(const char* op, const at::Tensor& t, c10::DeviceType want) {
+  TORCH_CHECK(t.device().type() == want, op, ": expected ", c10::DeviceTypeName(want), " tensors, got one on ",
+              t.device());
+}
+
+// step: x (F,), y (O,), h (H,), w1 (F+H, H), w2 (H, O) written in place, lr.
+inline ElmanSizes check_step_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& h,
+                                  const at::Tensor& w1, const at::Tensor& w2, double lr, c10::DeviceType dev) {
+  check_dim(op, "x", x, 1, "(F,)");
+  check_dim(op, "y", y, 1, "(O,)");
+  check_dim(op, "h", h, 1, "(H,)");
+  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"h", &h}, {"w1", &w1}, {"w2", &w2}});
+  check_device(op, x, dev);
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(0), y.size(0));
+  TORCH_CHECK(h.size(0) == s.H, op, ": h must have shape (H,) = (", s.H, ",) to match w1, got ", h.sizes());
+  check_lr(op, lr);
+  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"h", &h}});
+  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"h", &h}});
+  return s;
+}
+
+inline void check_epochs(const char* op, int64_t epochs, int64_t L) {
+  TORCH_CHECK(epochs >= 0, op, ": epochs must be >= 0, got ", epochs);
+  TORCH_CHECK(epochs <= std::numeric_limits<int64_t>::max() / L, op, ": epochs * L must fit in 64 bits, got epochs=",
+              epochs, " and L=", L);
+}
+
+// train: x (L, F), y (L, O) with L >= 1, w1, w2 written in place, epochs, lr.
+inline ElmanSizes check_train_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& w1,
+                                   const at::Tensor& w2, int64_t epochs, double lr, c10::DeviceType dev) {
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_dim(op, "y", y, 2, "(L, O)");
+  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"w1", &w1}, {"w2", &w2}});
+  check_device(op, x, dev);
+  const int64_t L = x.size(0);
+  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  TORCH_CHECK(y.size(0) == L, op, ": y must have shape (L, O) with L=", L, " steps like x, got ", y.sizes());
+  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), y.size(1));
+  check_epochs(op, epochs, L);
+  check_lr(op, lr);
+  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}});
+  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}});
+  return s;
+}
+
+// The ops that read a series and a model: x (L, F) with L >= 1, one dtype and device for all of
+// `tensors` (x first), w1 (F+H, H), w2 (H, O) with O taken from w2.
+inline ElmanSizes check_series_and_model(const char* op, const at::Tensor& x, const at::Tensor& w1,
+                                         const at::Tensor& w2,
+                                         std::initializer_list<std::pair<const char*, const at::Tensor*>> tensors,
+                                         c10::DeviceType dev) {
+  check_dim(op, "x", x, 2, "(L, F)");
+  check_same_dtype_device(op, tensors);
+  check_device(op, x, dev);
+  TORCH_CHECK(x.size(0) >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  check_dim(op, "w2", w2, 2, "(H, O)");
+  return check_weights(op, w1, w2, x.size(1), w2.size(1));
+}
+
+// forecast: a series and a model with F == O, steps >= 0.
+inline ElmanSizes check_forecast_args(const char* op, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
+                                      int64_t steps, c10::DeviceType dev) {
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}}, dev);
+  TORCH_CHECK(s.F == s.O, op, ": forecasting feeds each prediction back as the next input, so the model needs as many "
+              "outputs as inputs; got F=", s.F, " inputs and O=", s.O, " outputs");
+  TORCH_CHECK(steps >= 0, op, ": steps must be >= 0, got ", steps);
+  return s;
+}
+
+// The batched ops: N models, a series of L steps shared by all (x (L, F)) or one per model (x (N, L, F)).
+struct ManySizes {
+  ElmanSizes s;
+  int64_t N, L;
+  bool per_model;
+};
+
+// x (L, F) or (N, L, F) with L >= 1, w1 (N, F+H, H), w2 (N, H, O), one dtype and device for `tensors`.
+inline ManySizes check_many_args(const char* op, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
+                                 std::initializer_list<std::pair<const char*, const at::Tensor*>> tensors,
+                                 c10::DeviceType dev) {
+  check_same_dtype_device(op, tensors);
+  check_device(op, x, dev);
+  TORCH_CHECK(x.dim() == 2 || x.dim() == 3, op, ": x must have shape (L, F) (one series for all models) or "
+              "(N, L, F) (one per model), got shape ", x.sizes());
+  check_dim(op, "w1", w1, 3, "(N, F+H, H)");
+  check_dim(op, "w2", w2, 3, "(N, H, O)");
+  const int64_t N = w1.size(0);
+  TORCH_CHECK(N >= 1, op, ": w1 must hold at least one model (N = w1.size(0) >= 1), got shape ", w1.sizes());
+  TORCH_CHECK(w2.size(0) == N, op, ": w2 must have shape (N, H, O) with N=", N, " models like w1, got ", w2.sizes());
+  const bool per_model = x.dim() == 3;
+  TORCH_CHECK(!per_model || x.size(0) == N, op, ": x of shape (N, L, F) must hold N=", N,
+              " series, one per model, got shape ", x.sizes());
+  const int64_t L = x.size(x.dim() - 2);
+  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
+  return {check_weights(op, w1[0], w2[0], x.size(x.dim() - 1), w2.size(2)), N, L, per_model};
+}
+
+// train_many: the above, y shaped like x with O outputs, epochs, lr (N,) finite and >= 0, w1 and w2
+// written in place. Returns the sizes; *lr_cpu receives lr as float64 on the CPU.
+inline ManySizes check_train_many_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& w1,
+                                       const at::Tensor& w2, int64_t epochs, const at::Tensor& lr,
+                                       c10::DeviceType dev, at::Tensor* lr_cpu) {
+  const ManySizes m = check_many_args(op, x, w1, w2, {{"x", &x}, {"y", &y}, {"w1", &w1}, {"w2", &w2}}, dev);
+  TORCH_CHECK(y.dim() == x.dim(), op, ": y must have ", x.dim(), " dims like x (",
+              m.per_model ? "(N, L, O)" : "(L, O)", "), got shape ", y.sizes());
+  TORCH_CHECK(y.size(y.dim() - 2) == m.L && (!m.per_model || y.size(0) == m.N) && y.size(y.dim() - 1) == m.s.O, op,
+              ": y must have shape ", m.per_model ? "(N, L, O)" : "(L, O)", " with N=", m.N, ", L=", m.L, ", O=", m.s.O,
+              ", got ", y.sizes());
+  check_epochs(op, epochs, m.L);
+  TORCH_CHECK(lr.dim() == 1 && lr.size(0) == m.N, op, ": lr must have shape (N,) = (", m.N,
+              ",), one per model, got ", lr.sizes());
+  TORCH_CHECK(lr.is_floating_point(), op, ": lr must be a floating-point tensor, got ", lr.scalar_type());
+  *lr_cpu = lr.to(at::kCPU, at::kDouble).contiguous();
+  const double* p = lr_cpu->const_data_ptr<double>();
+  for (int64_t n = 0; n < m.N; ++n)
+    TORCH_CHECK(std::isfinite(p[n]) && p[n] >= 0, op, ": lr must be finite and >= 0 for every model, got lr[", n,
+                "]=", p[n]);
+  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"lr", &lr}});
+  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"lr", &lr}});
+  return m;
 }
 
 }  // namespace sinernn

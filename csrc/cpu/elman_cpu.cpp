@@ -25,17 +25,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& 
                                                               const at::Tensor& h, at::Tensor& w1,
                                                               at::Tensor& w2, double lr) {
   const char* op = "sinernn::step";
-  check_dim(op, "x", x, 1, "(F,)");
-  check_dim(op, "y", y, 1, "(O,)");
-  check_dim(op, "h", h, 1, "(H,)");
-  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"h", &h}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
-  const ElmanSizes s = check_weights(op, w1, w2, x.size(0), y.size(0));
-  TORCH_CHECK(h.size(0) == s.H, op, ": h must have shape (H,) = (", s.H, ",) to match w1, got ",
-              h.sizes());
-  check_lr(op, lr);
-  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"h", &h}});
-  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"h", &h}});
+  const ElmanSizes s = check_step_args(op, x, y, h, w1, w2, lr, c10::DeviceType::CPU);
 
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y), hc = finite_input(op, "h", h);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
@@ -60,21 +50,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& 
 at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2,
                            int64_t epochs, double lr) {
   const char* op = "sinernn::train";
-  check_dim(op, "x", x, 2, "(L, F)");
-  check_dim(op, "y", y, 2, "(L, O)");
-  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
+  const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, c10::DeviceType::CPU);
   const int64_t L = x.size(0);
-  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
-  TORCH_CHECK(y.size(0) == L, op, ": y must have shape (L, O) with L=", L, " steps like x, got ",
-              y.sizes());
-  const ElmanSizes s = check_weights(op, w1, w2, x.size(1), y.size(1));
-  TORCH_CHECK(epochs >= 0, op, ": epochs must be >= 0, got ", epochs);
-  TORCH_CHECK(epochs <= std::numeric_limits<int64_t>::max() / L, op, ": epochs * L must fit in 64 bits, got epochs=",
-              epochs, " and L=", L);
-  check_lr(op, lr);
-  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}});
-  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}});
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
 
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
@@ -122,22 +99,10 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
   return losses;
 }
 
-// The entry checks of the ops that read a series and a model: x (L, F) with L >= 1, one dtype and
-// device for all of `tensors` (x first), CPU, w1 (F+H, H), w2 (H, O) with O taken from w2.
-ElmanSizes check_series_and_model(const char* op, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
-                                  std::initializer_list<std::pair<const char*, const at::Tensor*>> tensors) {
-  check_dim(op, "x", x, 2, "(L, F)");
-  check_same_dtype_device(op, tensors);
-  check_cpu(op, x);
-  TORCH_CHECK(x.size(0) >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
-  check_dim(op, "w2", w2, 2, "(H, O)");
-  return check_weights(op, w1, w2, x.size(1), w2.size(1));
-}
-
 std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const at::Tensor& w1,
                                                      const at::Tensor& w2) {
   const char* op = "sinernn::predict";
-  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}}, c10::DeviceType::CPU);
   const int64_t L = x.size(0);
   const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1),
                    w2c = finite_input(op, "w2", w2);
@@ -157,11 +122,8 @@ std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const 
 
 at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, int64_t steps) {
   const char* op = "sinernn::forecast";
-  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
+  const ElmanSizes s = check_forecast_args(op, x, w1, w2, steps, c10::DeviceType::CPU);
   const int64_t L = x.size(0);
-  TORCH_CHECK(s.F == s.O, op, ": forecasting feeds each prediction back as the next input, so the model needs as many "
-              "outputs as inputs; got F=", s.F, " inputs and O=", s.O, " outputs");
-  TORCH_CHECK(steps >= 0, op, ": steps must be >= 0, got ", steps);
   const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1),
                    w2c = finite_input(op, "w2", w2);
   at::Tensor out;
@@ -196,7 +158,7 @@ at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const a
 ElmanSizes check_cell(const char* op, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w1,
                       const at::Tensor& w2) {
   check_dim(op, "h0", h0, 1, "(H,)");
-  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"h0", &h0}, {"w1", &w1}, {"w2", &w2}});
+  const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"h0", &h0}, {"w1", &w1}, {"w2", &w2}}, c10::DeviceType::CPU);
   TORCH_CHECK(h0.size(0) == s.H, op, ": h0 must have shape (H,) = (", s.H, ",) to match w1, got ", h0.sizes());
   return s;
 }

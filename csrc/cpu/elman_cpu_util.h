@@ -1,4 +1,4 @@
-// Helpers of the CPU op entry points (elman_cpu.cpp, elman_many_cpu.cpp): device check, contiguous
+// Helpers of the CPU op entry points (elman_cpu.cpp, elman_many_cpu.cpp): contiguous
 // copies with named errors, finite checks, and in-place arguments worked on as contiguous copies.
 #pragma once
 
@@ -8,10 +8,6 @@
 #include <cmath>
 
 namespace sinernn {
-
-inline void check_cpu(const char* op, const at::Tensor& t) {
-  TORCH_CHECK(t.device().is_cpu(), op, ": expected CPU tensors, got one on ", t.device());
-}
 
 template <typename scalar_t>
 inline bool all_finite(const at::Tensor& contiguous) {

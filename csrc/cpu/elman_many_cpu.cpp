@@ -99,54 +99,15 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
   }
 }
 
-// Shapes shared by the batched ops: x (L, F) or (N, L, F) with L >= 1, w1 (N, F+H, H), w2 (N, H, O).
-// Returns the sizes; *per_model says whether x holds one series per model.
-ElmanSizes check_many(const char* op, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
-                      int64_t* n_models, bool* per_model) {
-  TORCH_CHECK(x.dim() == 2 || x.dim() == 3, op, ": x must have shape (L, F) (one series for all models) or "
-              "(N, L, F) (one per model), got shape ", x.sizes());
-  check_dim(op, "w1", w1, 3, "(N, F+H, H)");
-  check_dim(op, "w2", w2, 3, "(N, H, O)");
-  const int64_t N = w1.size(0);
-  TORCH_CHECK(N >= 1, op, ": w1 must hold at least one model (N = w1.size(0) >= 1), got shape ", w1.sizes());
-  TORCH_CHECK(w2.size(0) == N, op, ": w2 must have shape (N, H, O) with N=", N, " models like w1, got ", w2.sizes());
-  *per_model = x.dim() == 3;
-  TORCH_CHECK(!*per_model || x.size(0) == N, op, ": x of shape (N, L, F) must hold N=", N,
-              " series, one per model, got shape ", x.sizes());
-  const int64_t L = x.size(x.dim() - 2);
-  TORCH_CHECK(L >= 1, op, ": the series must have at least one step, got x of shape ", x.sizes());
-  *n_models = N;
-  return check_weights(op, w1[0], w2[0], x.size(x.dim() - 1), w2.size(2));
-}
-
 std::tuple<at::Tensor, at::Tensor> elman_train_many_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
                                                         at::Tensor& w2, int64_t epochs, const at::Tensor& lr) {
   const char* op = "sinernn::train_many";
-  int64_t N = 0;
-  bool per_model = false;
-  check_same_dtype_device(op, {{"x", &x}, {"y", &y}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
-  const ElmanSizes s = check_many(op, x, w1, w2, &N, &per_model);
-  const int64_t L = x.size(x.dim() - 2);
-  TORCH_CHECK(y.dim() == x.dim(), op, ": y must have ", x.dim(), " dims like x (",
-              per_model ? "(N, L, O)" : "(L, O)", "), got shape ", y.sizes());
-  TORCH_CHECK(y.size(y.dim() - 2) == L && (!per_model || y.size(0) == N) && y.size(y.dim() - 1) == s.O, op,
-              ": y must have shape ", per_model ? "(N, L, O) = (" + std::to_string(N) + ", " : std::string("(L, O) = ("),
-              L, ", ", s.O, "), got ", y.sizes());
-  TORCH_CHECK(epochs >= 0, op, ": epochs must be >= 0, got ", epochs);
-  TORCH_CHECK(epochs <= std::numeric_limits<int64_t>::max() / L, op,
-              ": epochs * L must fit in 64 bits, got epochs=", epochs, " and L=", L);
-  TORCH_CHECK(lr.dim() == 1 && lr.size(0) == N, op, ": lr must have shape (N,) = (", N, ",), one per model, got ",
-              lr.sizes());
-  TORCH_CHECK(lr.device().is_cpu() && lr.is_floating_point(), op, ": lr must be a floating-point tensor on the CPU, got ",
-              lr.scalar_type(), " on ", lr.device());
-  const at::Tensor lr64 = lr.to(at::kDouble).contiguous();
+  at::Tensor lr64;
+  const ManySizes m = check_train_many_args(op, x, y, w1, w2, epochs, lr, c10::DeviceType::CPU, &lr64);
+  const ElmanSizes s = m.s;
+  const int64_t N = m.N, L = m.L;
+  const bool per_model = m.per_model;
   const double* lrp = lr64.const_data_ptr<double>();
-  for (int64_t n = 0; n < N; ++n)
-    TORCH_CHECK(std::isfinite(lrp[n]) && lrp[n] >= 0, op, ": lr must be finite and >= 0 for every model, got lr[",
-                n, "]=", lrp[n]);
-  check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"lr", &lr}});
-  check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"lr", &lr}});
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   // NaN where a model has stopped (diverged) and for the epochs after
@@ -179,12 +140,10 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cpu(const at::Tensor& x, con
 std::tuple<at::Tensor, at::Tensor> elman_predict_many_cpu(const at::Tensor& x, const at::Tensor& w1,
                                                           const at::Tensor& w2) {
   const char* op = "sinernn::predict_many";
-  int64_t N = 0;
-  bool per_model = false;
-  check_same_dtype_device(op, {{"x", &x}, {"w1", &w1}, {"w2", &w2}});
-  check_cpu(op, x);
-  const ElmanSizes s = check_many(op, x, w1, w2, &N, &per_model);
-  const int64_t L = x.size(x.dim() - 2);
+  const ManySizes m = check_many_args(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}}, c10::DeviceType::CPU);
+  const ElmanSizes s = m.s;
+  const int64_t N = m.N, L = m.L;
+  const bool per_model = m.per_model;
   const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1), w2c = finite_input(op, "w2", w2);
   at::Tensor pred = at::empty({N, L, s.O}, x.options()), hidden = at::empty({N, L, s.H}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_predict_many_cpu", [&] {
