@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -242,6 +243,14 @@ inline ManySizes check_train_many_args(const char* op, const at::Tensor& x, cons
   check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"lr", &lr}});
   check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"lr", &lr}});
   return m;
+}
+
+// The train op's error when training diverged (epoch >= 0). sinernn.trainer parses
+// "diverged at epoch E, step T" into a DivergenceError: keep that format.
+inline void check_not_diverged(const char* op, int64_t epoch, int64_t step, double lr) {
+  TORCH_CHECK(epoch < 0, op, ": training diverged at epoch ", epoch, ", step ", step,
+              ": the loss or the weights are no longer finite (lr=", lr, "); w1 and w2 are restored to ",
+              epoch == 0 ? std::string("their values before training") : "the end of epoch " + std::to_string(epoch - 1));
 }
 
 }  // namespace sinernn

@@ -49,7 +49,8 @@ namespace sinernn {
 // Sizes of one model; a non-zero template argument fixes that size at compile time.
 template <int kF = 0, int kH = 0, int kO = 0>
 struct Sizes {
-  static constexpr int64_t kHidden = kH;  // 0: H is known at run time only
+  static constexpr int64_t kFeatures = kF, kHidden = kH, kOutputs = kO;  // 0: known at run time only
+  static constexpr bool kFixed = kF > 0 && kH > 0 && kO > 0;              // every size at compile time
   int64_t f = kF, h = kH, o = kO;
   SINERNN_HOST_DEVICE constexpr int64_t F() const { return kF ? kF : f; }
   SINERNN_HOST_DEVICE constexpr int64_t H() const { return kH ? kH : h; }
@@ -342,6 +343,57 @@ SINERNN_HOST_DEVICE scalar_t elman_train_epoch(const scalar_t* x, const scalar_t
     }
   }
   return total;
+}
+
+// The train op's run: `epochs` epochs of elman_train_epoch, losses[e] = epoch e's total. An epoch
+// whose loss stops being finite, or that leaves a weight that is not finite (the last update
+// overflowed: step L-1), is undone (w1, w2 back to its start) and ends the run; *diverged_epoch and
+// *diverged_step say where (else both -1; the diverged epoch's losses[e] is left as computed).
+// snapshot: (F+H)*H + H*O scalars; workspace: elman_epoch_workspace(H, O).
+template <typename scalar_t, class S>
+SINERNN_HOST_DEVICE void elman_train_epochs(const scalar_t* x, const scalar_t* y, scalar_t* w1, scalar_t* w2,
+                                            scalar_t lr, int64_t epochs, int64_t L, scalar_t* snapshot,
+                                            scalar_t* workspace, scalar_t* losses, int64_t* diverged_epoch,
+                                            int64_t* diverged_step, S s) {
+  const int64_t n1 = (s.F() + s.H()) * s.H(), n2 = s.H() * s.O();
+  *diverged_epoch = *diverged_step = -1;
+  for (int64_t e = 0; e < epochs; ++e) {
+    for (int64_t q = 0; q < n1; ++q) snapshot[q] = w1[q];
+    for (int64_t q = 0; q < n2; ++q) snapshot[n1 + q] = w2[q];
+    int64_t step = -1;
+    losses[e] = elman_train_epoch<scalar_t>(x, y, w1, w2, lr, workspace, L, s, &step);
+    if (step < 0 && !(elman_all_finite(w1, n1) && elman_all_finite(w2, n2))) step = L - 1;
+    if (step >= 0) {  // diverged: back to the end of the last finite epoch
+      for (int64_t q = 0; q < n1; ++q) w1[q] = snapshot[q];
+      for (int64_t q = 0; q < n2; ++q) w2[q] = snapshot[n1 + q];
+      *diverged_epoch = e;
+      *diverged_step = step;
+      return;
+    }
+  }
+}
+
+// Closed-loop forecast (F == O): a teacher-forced warm-up over x (L, F) from a zero context, then
+// each prediction fed back as the next input; out (steps, O), row 0 the prediction after x's last
+// row. work: 2H + O scalars.
+template <typename scalar_t, class S>
+SINERNN_HOST_DEVICE void elman_forecast(const scalar_t* x, const scalar_t* w1, const scalar_t* w2, scalar_t* out,
+                                        int64_t L, int64_t steps, scalar_t* work, S s) {
+  const int64_t F = s.F(), H = s.H(), O = s.O();
+  scalar_t* h = work;
+  scalar_t* h_new = work + H;
+  scalar_t* pred = work + 2 * H;
+  for (int64_t j = 0; j < H; ++j) h[j] = 0;
+  for (int64_t t = 0; t < L + steps - 1; ++t) {
+    // warm-up on x, then the closed loop on the previous prediction, written out first
+    const scalar_t* in = t < L ? x + t * F : out + (t - L) * O;
+    elman_forward<scalar_t>(in, h, w1, w2, h_new, pred, s);
+    scalar_t* spare = h;
+    h = h_new;
+    h_new = spare;
+    if (t + 1 >= L)
+      for (int64_t k = 0; k < O; ++k) out[(t + 1 - L) * O + k] = pred[k];
+  }
 }
 
 // --- The differentiable cell (autograd ops seq_forward / seq_backward) -----------------------

@@ -17,6 +17,8 @@ from pathlib import Path
 #: Top of the source tree: csrc/ sits beside the sinernn package.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 CSRC = SOURCE_ROOT / "csrc"
+#: TORCH_CUDA_ARCH_LIST when it is unset (sm_80 A100, sm_90 H100/H200, PTX for later GPUs).
+DEFAULT_CUDA_ARCHS = "8.0;9.0+PTX"
 #: Written beside the compiled module: what it was built against.
 BUILD_INFO_NAME = "_C.build.json"
 
@@ -115,6 +117,10 @@ def build_settings() -> BuildSettings:
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
         cflags += san
         ldflags += san[:1]
+    if cuda and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        # torch's default asks the visible GPU, and there may be none where this builds: Ampere and
+        # Hopper binaries plus PTX, which newer GPUs compile at load time.
+        os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
     macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
     sources = cpu_sources() + (cuda_sources() if cuda else [])
     return BuildSettings(sources, cflags, cuda_cflags, ldflags, macros, cuda, debug, sanitize())

@@ -1,4 +1,5 @@
-"""Command line: ``sinernn train`` (the tutorial's run), ``verify``, ``bench``, ``info``."""
+"""Command line: ``sinernn train`` (the tutorial's run), ``forecast``, ``predict``, ``verify``, ``bench``,
+``sweep`` (many models in one call), ``info``."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ FORECAST_EXAMPLES = """examples:
 PREDICT_EXAMPLES = """examples:
   sinernn predict sensors.pt --data sensors.csv              one-step-ahead predictions as CSV on stdout
   sinernn predict sensors.pt --data new.csv --out pred.csv
+"""
+
+SWEEP_EXAMPLES = """examples:
+  sinernn sweep                                  64 learning rates x 16 seeds: 1024 tutorial networks in one call
+  sinernn sweep --lrs 128 --seeds 32 --lr-max 5 --table s.csv --plot s.png
+  sinernn sweep --device cuda                    the same on the GPU (sinernn built with CUDA kernels)
+  sinernn sweep --threads 1                      one CPU thread (default: torch's intra-op threads)
+the table has one row a learning rate: median, best and worst final loss over the seeds, and how many diverged.
 """
 
 VERIFY_EXAMPLES = """examples:
@@ -212,6 +221,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from . import plots
+    from .sweep import SweepSpec, run
+
+    spec = SweepSpec(n_lrs=args.lrs, n_seeds=args.seeds, lr_min=args.lr_min, lr_max=args.lr_max, epochs=args.epochs,
+                     seq_length=args.seq_length, hidden=args.hidden, seed=args.seed, dtype=args.dtype)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sweep = run(spec, device=args.device, backend=args.backend)
+    res = sweep.result
+    print(f"{res.models} models ({spec.n_lrs} learning rates {spec.lr_min:g}..{spec.lr_max:g} x {spec.n_seeds} seeds), "
+          f"H={spec.hidden}, {spec.seq_length} steps x {spec.epochs} epochs, {spec.dtype}, backend {res.backend} on "
+          f"{args.device}" + (f" ({torch.get_num_threads()} threads)" if str(args.device) == "cpu" else ""))
+    print(f"wall time {_format_seconds(res.seconds)}, {res.model_steps_per_second:,.0f} model-steps per second")
+    rows = sweep.rows()
+    best = min((r for r in rows if r["diverged"] < r["seeds"]), key=lambda r: r["median_final_loss"], default=None)
+    if best is not None:
+        print(f"best median final loss {best['median_final_loss']:.4g} at lr {best['lr']:.4g}")
+    print(f"diverged: {sum(r['diverged'] for r in rows)} of {res.models} models")
+    if args.table:
+        print(f"table written to {sweep.write_table(args.table)}")
+    if args.plot:
+        print(f"plot written to {plots.plot_sweep(sweep, args.plot)}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     try:
@@ -310,6 +345,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling-plot", metavar="PNG", help="draw time per step against H and L")
     p.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
     p.add_argument("--no-scaling", action="store_true", help="only the tutorial problem")
+
+    p = _command(
+        sub, "sweep", cmd_sweep,
+        "train many tutorial networks (learning rates x seeds) in one call",
+        "Train the tutorial's network for n learning rates (log-spaced) x m seeds of the initial weights, all "
+        "models in one train_many call, and write a table and a plot of final loss against learning rate.",
+        SWEEP_EXAMPLES,
+    )
+    p.add_argument("--lrs", type=_positive_int, default=64, help="learning rates (default: 64)")
+    p.add_argument("--seeds", type=_positive_int, default=16, help="initial weights per learning rate, seeds s, s+1, ... (default: 16)")
+    p.add_argument("--lr-min", type=float, default=1e-3, help="smallest learning rate (default: 0.001)")
+    p.add_argument("--lr-max", type=float, default=2.0, help="largest learning rate (default: 2)")
+    p.add_argument("--epochs", type=_non_negative_int, default=300, help="passes over the series (default: 300)")
+    p.add_argument("--seq-length", type=_positive_int, default=20, help="points of the sine wave (default: 20)")
+    p.add_argument("--hidden", type=_positive_int, default=6, help="hidden units H (default: 6)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:k] (default: cpu)")
+    p.add_argument("--backend", choices=("auto", "cpp", "cpp-loop", "reference"), default="auto",
+                   help="auto/cpp: the batched op; cpp-loop: the single-model op per model; reference: autograd per model")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: torch's setting)")
+    p.add_argument("--table", default="sweep.csv", metavar="CSV", help="where to write the table (default: sweep.csv)")
+    p.add_argument("--plot", default="sweep.png", metavar="PNG", help="where to write the plot (default: sweep.png)")
 
     _command(sub, "info", cmd_info, "how the native ops were loaded", "Show torch's version and how sinernn's native ops were loaded.")
     return parser

@@ -118,3 +118,30 @@ def plot_predictions(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_sweep(sweep, path: str | Path) -> Path:
+    """Final loss against learning rate (log-log): every seed as a dot, the median over the seeds
+    as a line, diverged runs as crosses along the top."""
+    plt = _pyplot()
+    lrs = sweep.spec.lrs().numpy()
+    losses, diverged = sweep.final_losses, sweep.diverged
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i in range(losses.shape[1]):
+        ok = ~diverged[:, i]
+        ax.scatter(lrs[ok], losses[ok, i], s=6, color="tab:blue", alpha=0.35, label="one seed" if i == 0 else None)
+    median = np.array([np.median(row[~d]) if (~d).any() else np.nan for row, d in zip(losses, diverged)])
+    ax.plot(lrs, median, color="tab:red", lw=2, label=f"median over {losses.shape[1]} seeds")
+    n_div = diverged.sum(axis=1)
+    if n_div.any():
+        top = np.nanmax(losses[~diverged]) if (~diverged).any() else 1.0
+        ax.scatter(lrs[n_div > 0], np.full((n_div > 0).sum(), top * 2), marker="x", color="black",
+                   label="diverged (some seeds)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"loss of the last epoch (epoch {sweep.spec.epochs - 1})")
+    ax.set_title(f"sinernn sweep: {sweep.spec.n_lrs} learning rates x {sweep.spec.n_seeds} seeds, H={sweep.spec.hidden}, "
+                 f"{sweep.result.models} models in one call")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)

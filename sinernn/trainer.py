@@ -51,15 +51,27 @@ class TrainResult:
         return self.steps / self.seconds if self.seconds > 0 else float("inf")
 
 
+# The backends with kernels for CUDA tensors when sinernn's CUDA kernels are built ("cpp-step"
+# binds raw CPU pointers, so it stays on the CPU).
+CUDA_BACKENDS = ("reference", "cpp-step-op", "cpp")
+
+
 def resolve_backend(backend: str, device: torch.device) -> str:
     """The backend that ``backend`` names for tensors on ``device``; "auto" picks "cpp" when the
-    native ops load and the tensors are on the CPU (the only device with native kernels so far)."""
+    native ops load and have kernels for the device (the CPU; CUDA when sinernn.cuda_built())."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if device.type != "cpu":
-        if backend not in ("reference", "auto"):
-            raise ValueError(f"backend {backend!r} runs on the CPU only; the tensors are on {device} (use backend='reference')")
-        return "reference"
+        native = device.type == "cuda" and _extension.available() and _extension.cuda_built()
+        if backend == "auto":
+            return "cpp" if native else "reference"
+        if backend == "reference" or (native and backend in CUDA_BACKENDS):
+            return backend
+        raise ValueError(
+            f"backend {backend!r} has no kernel for tensors on {device}"
+            + (" (sinernn was built without CUDA kernels: sinernn.cuda_built() is False)" if device.type == "cuda" and not native else "")
+            + "; use backend='reference'"
+        )
     if backend != "auto":
         if backend != "reference":
             _extension.load()  # a clear RuntimeError when the native ops can't be had

@@ -81,14 +81,19 @@ def test_meta_tensors_are_refused(backend):
         sinernn.train(x.to("meta"), y.to("meta"), w1.to("meta"), w2.to("meta"), backend=backend)
 
 
-def test_fused_backends_refuse_other_devices():
-    x, y, w1, w2 = problem(1, 4, 1, L=6, dtype=torch.float32)
-    # (no GPU here: ask the backend resolution directly, as train does after its checks)
+def test_fused_backends_refuse_devices_without_kernels():
+    # ask the backend resolution directly, as train does after its checks (no GPU needed)
     from sinernn import trainer
 
-    with pytest.raises(ValueError, match="backend 'cpp' runs on the CPU only; the tensors are on cuda:0"):
-        trainer.resolve_backend("cpp", torch.device("cuda:0"))
-    assert trainer.resolve_backend("auto", torch.device("cuda:0")) == "reference"
+    with pytest.raises(ValueError, match="backend 'cpp-step' has no kernel for tensors on cuda:0"):
+        trainer.resolve_backend("cpp-step", torch.device("cuda:0"))
+    with pytest.raises(ValueError, match="backend 'cpp' has no kernel for tensors on mps"):
+        trainer.resolve_backend("cpp", torch.device("mps"))
+    if not sinernn.cuda_built():
+        with pytest.raises(ValueError, match="built without CUDA kernels"):
+            trainer.resolve_backend("cpp", torch.device("cuda:0"))
+    want = "cpp" if sinernn.cuda_built() else "reference"
+    assert trainer.resolve_backend("auto", torch.device("cuda:0")) == want
 
 
 def test_bad_predict_arguments():

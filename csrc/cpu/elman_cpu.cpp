@@ -16,7 +16,7 @@
 
 #include "../elman_checks.h"
 #include "../elman_math.h"
-#include "elman_cpu_util.h"
+#include "../elman_tensors.h"
 
 namespace sinernn {
 namespace {
@@ -70,32 +70,15 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
     const scalar_t* yp = yc.const_data_ptr<scalar_t>();
     scalar_t* w1p = w1io.work.mutable_data_ptr<scalar_t>();
     scalar_t* w2p = w2io.work.mutable_data_ptr<scalar_t>();
-    const scalar_t lr_t = static_cast<scalar_t>(lr);
-    const int64_t n1 = w1io.work.numel(), n2 = w2io.work.numel();
-    std::vector<scalar_t> snapshot(n1 + n2);  // the weights at the start of the current epoch
+    std::vector<scalar_t> snapshot(w1io.work.numel() + w2io.work.numel());
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
-      for (int64_t e = 0; e < epochs && diverged_epoch < 0; ++e) {
-        std::copy(w1p, w1p + n1, snapshot.begin());
-        std::copy(w2p, w2p + n2, snapshot.begin() + n1);
-        int64_t step = -1;
-        out[e] = elman_train_epoch<scalar_t>(xp, yp, w1p, w2p, lr_t, workspace.data(), L, sizes, &step);
-        if (step < 0 && !(elman_all_finite(w1p, n1) && elman_all_finite(w2p, n2))) step = L - 1;  // last update overflowed
-        if (step >= 0) {  // diverged: back to the end of the last finite epoch
-          std::copy(snapshot.begin(), snapshot.begin() + n1, w1p);
-          std::copy(snapshot.begin() + n1, snapshot.end(), w2p);
-          diverged_epoch = e;
-          diverged_step = step;
-        }
-      }
+      elman_train_epochs<scalar_t>(xp, yp, w1p, w2p, static_cast<scalar_t>(lr), epochs, L, snapshot.data(),
+                                   workspace.data(), out, &diverged_epoch, &diverged_step, sizes);
     });
   });
   w1io.write_back();
   w2io.write_back();
-  // The format is parsed by sinernn.trainer (DivergenceError): keep "diverged at epoch E, step T".
-  TORCH_CHECK(diverged_epoch < 0, op, ": training diverged at epoch ", diverged_epoch, ", step ", diverged_step,
-              ": the loss or the weights are no longer finite (lr=", lr, "); w1 and w2 are restored to ",
-              diverged_epoch == 0 ? std::string("their values before training")
-                                  : "the end of epoch " + std::to_string(diverged_epoch - 1));
+  check_not_diverged(op, diverged_epoch, diverged_step, lr);
   return losses;
 }
 
@@ -133,22 +116,11 @@ at::Tensor elman_forecast_cpu(const at::Tensor& x, const at::Tensor& w1, const a
     TORCH_CHECK(false, op, ": cannot allocate the forecast for steps=", steps, ": ", e.what_without_backtrace());
   }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_forecast_cpu", [&] {
-    std::vector<scalar_t> h(s.H, scalar_t(0)), h_new(s.H), pred(s.O);
-    const scalar_t* xp = xc.const_data_ptr<scalar_t>();
-    const scalar_t* w1p = w1c.const_data_ptr<scalar_t>();
-    const scalar_t* w2p = w2c.const_data_ptr<scalar_t>();
-    scalar_t* op_out = out.mutable_data_ptr<scalar_t>();
+    std::vector<scalar_t> work(2 * s.H + s.O);
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
-      for (int64_t t = 0; t < L; ++t) {  // warm-up, teacher-forced
-        elman_forward<scalar_t>(xp + t * s.F, h.data(), w1p, w2p, h_new.data(), pred.data(), sizes);
-        h.swap(h_new);
-      }
-      for (int64_t t = 0; t < steps; ++t) {  // closed loop: the prediction is the next input
-        std::copy(pred.begin(), pred.end(), op_out + t * s.O);
-        if (t + 1 == steps) break;
-        elman_forward<scalar_t>(op_out + t * s.O, h.data(), w1p, w2p, h_new.data(), pred.data(), sizes);
-        h.swap(h_new);
-      }
+      elman_forecast<scalar_t>(xc.const_data_ptr<scalar_t>(), w1c.const_data_ptr<scalar_t>(),
+                               w2c.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), L, steps, work.data(),
+                               sizes);
     });
   });
   return out;

@@ -17,7 +17,7 @@
 
 #include "../elman_checks.h"
 #include "../elman_math.h"
-#include "elman_cpu_util.h"
+#include "../elman_tensors.h"
 
 namespace sinernn {
 namespace {
@@ -58,7 +58,7 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
   }
   std::vector<char> stopped(V, 0);  // the lane diverged: its weights stay at the end of its last finite epoch
   int64_t running = count;
-  std::vector<scalar_t> one1(n1), one2(n2), one_ws(elman_epoch_workspace(H, O));
+  std::vector<scalar_t> one1(n1), one2(n2), one_snap(n1 + n2), one_ws(elman_epoch_workspace(H, O));
   for (int64_t e = 0; e < epochs && running > 0; ++e) {
     snap1 = wb1;
     snap2 = wb2;
@@ -72,16 +72,16 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
         for (int64_t q = 0; q < n2 && finite; ++q) finite = std::isfinite(wb2[q * V + l]);
         losses[n * epochs + e] = total[l];
         if (finite) continue;
-        // Replay this lane's epoch with the single-model code (same arithmetic) to decide as
-        // the train op does: where the loss first stopped being finite, or whether only the
-        // total overflowed.
+        // Replay this lane's epoch with the single-model code (same arithmetic) to decide as the
+        // train op does: where the loss first stopped being finite, or whether only the total overflowed.
         for (int64_t q = 0; q < n1; ++q) one1[q] = snap1[q * V + l];
         for (int64_t q = 0; q < n2; ++q) one2[q] = snap2[q * V + l];
-        int64_t step = -1;
-        elman_train_epoch<scalar_t>(ser.x + l * ser.x_lane_stride, ser.y + l * ser.y_lane_stride, one1.data(),
-                                    one2.data(), -neg_lr[l], one_ws.data(), L, s, &step);
-        if (step < 0 && !(elman_all_finite(one1.data(), n1) && elman_all_finite(one2.data(), n2))) step = L - 1;
-        if (step < 0) continue;  // finite losses and weights: only the epoch's total overflowed
+        scalar_t loss;
+        int64_t epoch = -1, step = -1;
+        elman_train_epochs<scalar_t>(ser.x + l * ser.x_lane_stride, ser.y + l * ser.y_lane_stride, one1.data(),
+                                     one2.data(), -neg_lr[l], 1, L, one_snap.data(), one_ws.data(), &loss, &epoch,
+                                     &step, s);
+        if (epoch < 0) continue;  // finite losses and weights: only the epoch's total overflowed
         diverged[n * 2] = e;
         diverged[n * 2 + 1] = step;
         stopped[l] = 1;

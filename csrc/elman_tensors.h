@@ -1,9 +1,11 @@
-// Helpers of the CPU op entry points (elman_cpu.cpp, elman_many_cpu.cpp): contiguous
-// copies with named errors, finite checks, and in-place arguments worked on as contiguous copies.
+// Tensor helpers of the op entry points (CPU and CUDA): contiguous copies with named errors,
+// finite checks, and in-place arguments worked on as contiguous copies.
 #pragma once
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/all.h>
+#include <ATen/ops/isfinite.h>
 
 #include <cmath>
 
@@ -20,7 +22,10 @@ inline bool all_finite(const at::Tensor& contiguous) {
 // t (contiguous) holds only finite numbers.
 inline void check_finite(const char* op, const char* name, const at::Tensor& t) {
   bool ok = true;
-  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
+  if (t.device().is_cpu())
+    AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "sinernn_all_finite", [&] { ok = all_finite<scalar_t>(t); });
+  else
+    ok = at::isfinite(t).all().item<bool>();  // one reduction on the device, one sync
   TORCH_CHECK(ok, op, ": ", name, " contains NaN or Inf");
 }
 
