@@ -36,6 +36,11 @@ class BuildExtension(cpp_extension.BuildExtension):
             # editable installs copy the module into the source package afterwards: record it there too
             native.write_build_info(Path(__file__).parent / "sinernn", cuda=settings.cuda)
 
+    def copy_extensions_to_source(self):
+        # build_ext --inplace builds under build/ and copies the module here: record it here too
+        super().copy_extensions_to_source()
+        native.write_build_info(Path(__file__).parent / "sinernn", cuda=settings.cuda)
+
 
 Extension = cpp_extension.CUDAExtension if settings.cuda else cpp_extension.CppExtension
 setup(

@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import _extension, baselines, reference
+from . import _extension, baselines, ops, reference
 from .data import init_weights, sine_data, smooth_series
+from .many import train_many
 from .trainer import train
 
 #: Every path the benchmarks time: the reference, what a user would write instead, and sinernn's.
@@ -213,3 +214,52 @@ def plot_scaling(rows: list[Row], path: str | Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# --- Many models (train_many) ------------------------------------------------------------------
+
+def many_problem(n_models: int, device: str = "cpu", dtype: torch.dtype = torch.float32, L: int = 20):
+    """The tutorial's series shared by n_models tutorial networks (seeds 0..N-1), lr 0.01..0.3."""
+    x, y = sine_data(seq_length=L, dtype=dtype)
+    w1, w2 = init_weights(1, 6, 1, seed=0, dtype=dtype, models=n_models)
+    lr = torch.linspace(0.01, 0.3, n_models, dtype=torch.float64)
+    return x.to(device), y.to(device), w1.to(device), w2.to(device), lr
+
+
+def check_many_against_single(n_models: int = 37, device: str = "cpu") -> None:
+    """Before timing: the batched op equals the single-model op, model by model (bit for bit on the CPU)."""
+    x, y, w1, w2, lr = many_problem(n_models, device)
+    a1, a2 = w1.cpu().clone(), w2.cpu().clone()
+    res = train_many(x, y, w1, w2, 20, lr)
+    for n in range(n_models):
+        single = train(x.cpu(), y.cpu(), a1[n], a2[n], 20, float(lr[n]), backend="cpp").losses
+        if not (torch.equal(res.losses[n].cpu(), single) and torch.equal(w1[n].cpu(), a1[n])):
+            raise AssertionError(f"train_many model {n} differs from the single-model op")
+
+
+def time_many(n_models: int, epochs: int, rounds: int, device: str = "cpu", L: int = 20) -> list[float]:
+    """Seconds of train_many runs of n_models tutorial networks, fresh weights each round."""
+    x, y, w1, w2, lr = many_problem(n_models, device, L=L)
+    times = []
+    for _ in range(rounds):
+        a1, a2 = w1.clone(), w2.clone()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        ops.train_many(x, y, a1, a2, epochs, lr.to(device))
+        if device != "cpu":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_single_op(epochs: int, rounds: int, L: int = 20) -> list[float]:
+    """Seconds of the single-model whole-loop op on one tutorial network."""
+    x, y, w1, w2, _ = many_problem(1, L=L)
+    times = []
+    for _ in range(rounds):
+        a1, a2 = w1[0].clone(), w2[0].clone()
+        start = time.perf_counter()
+        ops.train(x, y, a1, a2, epochs, 0.1)
+        times.append(time.perf_counter() - start)
+    return times
