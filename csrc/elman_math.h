@@ -479,6 +479,13 @@ SINERNN_HOST_DEVICE constexpr int64_t elman_lanes_workspace(int64_t F, int64_t H
 // dst (n, V) = lane l's src[l * lane_stride + i] for i < n (a broadcast when lane_stride is 0).
 template <typename scalar_t, int V>
 SINERNN_HOST_DEVICE void elman_lanes_load(const scalar_t* src, int64_t lane_stride, int64_t n, scalar_t* dst) {
+  if (lane_stride == 0) {  // a broadcast, not a gather of V equal addresses
+    for (int64_t i = 0; i < n; ++i) {
+      const scalar_t v = src[i];
+      SINERNN_SIMD for (int l = 0; l < V; ++l) dst[i * V + l] = v;
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; ++i)
     SINERNN_SIMD for (int l = 0; l < V; ++l) dst[i * V + l] = src[l * lane_stride + i];
 }
