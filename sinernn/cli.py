@@ -42,6 +42,8 @@ SWEEP_EXAMPLES = """examples:
   sinernn sweep --lrs 128 --seeds 32 --lr-max 5 --table s.csv --plot s.png
   sinernn sweep --device cuda                    the same on the GPU (sinernn built with CUDA kernels)
   sinernn sweep --threads 1                      one CPU thread (default: torch's intra-op threads)
+  torchrun --nproc-per-node 2 -m sinernn sweep --out-dir shards      sharded over 2 processes (gloo), rank 0 writes
+  torchrun --nproc-per-node 2 -m sinernn sweep --out-dir shards --resume   after a failure: train only the missing shards
 the table has one row a learning rate: median, best and worst final loss over the seeds, and how many diverged.
 """
 
@@ -222,18 +224,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from . import plots
-    from .sweep import SweepSpec, run
+    from . import distributed, plots
+    from .sweep import Sweep, SweepSpec, run
 
     spec = SweepSpec(n_lrs=args.lrs, n_seeds=args.seeds, lr_min=args.lr_min, lr_max=args.lr_max, epochs=args.epochs,
                      seq_length=args.seq_length, hidden=args.hidden, seed=args.seed, dtype=args.dtype)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    sweep = run(spec, device=args.device, backend=args.backend)
+    if args.resume and not args.out_dir:
+        raise ValueError("--resume needs --out-dir (the shard files to resume from)")
+    sharded = distributed.launched() or args.out_dir is not None
+    rank, where = 0, args.device or "cpu"
+    if sharded:  # torchrun's ranks, or one process that keeps its result in shard files
+        if distributed.launched():
+            distributed.init_from_env(args.dist_backend, args.timeout)
+        else:
+            distributed.init_single()
+        rank, world = distributed.dist.get_rank(), distributed.dist.get_world_size()
+        torch.set_num_threads(args.threads or distributed.rank_threads())
+        x, y, w1, w2, lr = spec.models()
+        try:
+            res, info = distributed.train_sharded(x, y, w1, w2, spec.epochs, lr, device=args.device, out_dir=args.out_dir,
+                                                  resume=args.resume, timeout_s=args.timeout)
+        finally:
+            distributed.dist.destroy_process_group()
+        print(f"rank {rank} of {world}: models {info.start}..{info.stop - 1} {'loaded from its shard file' if info.loaded else 'trained'}"
+              f" ({torch.get_num_threads()} threads)", flush=True)
+        if rank != 0:
+            return 0
+        sweep = Sweep(spec, res)
+        where = f"{world} ranks"
+    else:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        sweep = run(spec, device=where, backend=args.backend)
     res = sweep.result
     print(f"{res.models} models ({spec.n_lrs} learning rates {spec.lr_min:g}..{spec.lr_max:g} x {spec.n_seeds} seeds), "
           f"H={spec.hidden}, {spec.seq_length} steps x {spec.epochs} epochs, {spec.dtype}, backend {res.backend} on "
-          f"{args.device}" + (f" ({torch.get_num_threads()} threads)" if str(args.device) == "cpu" else ""))
+          f"{where}" + (f" ({torch.get_num_threads()} threads)" if where == "cpu" else ""))
     print(f"wall time {_format_seconds(res.seconds)}, {res.model_steps_per_second:,.0f} model-steps per second")
     rows = sweep.rows()
     best = min((r for r in rows if r["diverged"] < r["seeds"]), key=lambda r: r["median_final_loss"], default=None)
@@ -244,6 +270,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"table written to {sweep.write_table(args.table)}")
     if args.plot:
         print(f"plot written to {plots.plot_sweep(sweep, args.plot)}")
+    if args.out_dir:
+        print(f"shards and index.json in {args.out_dir}")
     return 0
 
 
@@ -362,12 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_positive_int, default=6, help="hidden units H (default: 6)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:k] (default: cpu)")
+    p.add_argument("--device", default=None, help="cpu or cuda[:k] (default: cpu; under torchrun with nccl, each rank's GPU)")
     p.add_argument("--backend", choices=("auto", "cpp", "cpp-loop", "reference"), default="auto",
                    help="auto/cpp: the batched op; cpp-loop: the single-model op per model; reference: autograd per model")
     p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: torch's setting)")
     p.add_argument("--table", default="sweep.csv", metavar="CSV", help="where to write the table (default: sweep.csv)")
     p.add_argument("--plot", default="sweep.png", metavar="PNG", help="where to write the plot (default: sweep.png)")
+    d = p.add_argument_group("sharding (torchrun --nproc-per-node K -m sinernn sweep ...: each rank trains a contiguous shard)")
+    d.add_argument("--out-dir", default=None, metavar="DIR", help="write each rank's shard to DIR/shard-START-STOP.pt and DIR/index.json")
+    d.add_argument("--resume", action="store_true", help="load the shards already in --out-dir (same problem) instead of training them")
+    d.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto", help="auto: nccl when the ranks have GPUs and sinernn's CUDA kernels, else gloo")
+    d.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="seconds a rank waits for the others before it names the missing ranks (default: 1800)")
 
     _command(sub, "info", cmd_info, "how the native ops were loaded", "Show torch's version and how sinernn's native ops were loaded.")
     return parser
@@ -381,6 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sinernn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DivergenceError as exc:
+        print(f"sinernn {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        from .distributed import ShardFailed
+
+        if not isinstance(exc, ShardFailed):
+            raise
         print(f"sinernn {args.command}: {exc}", file=sys.stderr)
         return 1
 

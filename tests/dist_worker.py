@@ -1,0 +1,19 @@
+"""One rank of tests/test_distributed.py, launched by torchrun: trains the test problem sharded and,
+on rank 0, saves what it got. argv: OUT_FILE N PER_MODEL(0|1) [OUT_DIR]"""
+
+import sys
+
+import torch
+
+from sinernn import distributed
+from test_distributed import problem  # noqa: E402  (tests/ is on sys.path: the script's folder)
+
+out_file, n, per_model = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+out_dir = sys.argv[4] if len(sys.argv) > 4 else None
+distributed.init_from_env("gloo", timeout_s=120)
+torch.set_num_threads(1)
+x, y, w1, w2, lr = problem(n, per_model)
+res, info = distributed.train_sharded(x, y, w1, w2, 9, lr, out_dir=out_dir)
+if info.rank == 0:
+    torch.save({"losses": res.losses, "diverged": res.diverged, "w1": w1, "w2": w2}, out_file)
+distributed.dist.destroy_process_group()
