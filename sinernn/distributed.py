@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import signal
 import tempfile
 import time
@@ -44,8 +45,8 @@ class ShardFailed(RuntimeError):
     """A rank's shard could not be trained; ``ranks`` maps each failed rank to its message."""
 
     def __init__(self, ranks: dict[int, str]):
-        self.ranks = ranks
-        super().__init__("; ".join(f"rank {r} failed: {msg}" for r, msg in sorted(ranks.items())))
+        self.ranks = ranks  # -1: a rank that could not be told
+        super().__init__("; ".join(f"rank {r} failed: {msg}" if r >= 0 else msg for r, msg in sorted(ranks.items())))
 
 
 def shard_range(n_models: int, world: int, rank: int) -> tuple[int, int]:
@@ -176,8 +177,11 @@ def train_sharded(
     side = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
     try:
         dist.monitored_barrier(group=side, timeout=datetime.timedelta(seconds=timeout_s), wait_all_ranks=True)
-    except RuntimeError as exc:
-        raise ShardFailed({-1: f"ranks did not reach the gather (died or hung): {exc}"}) from None
+    except RuntimeError as exc:  # on rank 0: gloo names the ranks that did not arrive
+        found = re.search(r"Ranks? ([\d, ]+) failed to pass monitoredBarrier", str(exc))
+        missing = [int(r) for r in found[1].replace(",", " ").split()] if found else []
+        why = "did not reach the gather: it died or hung"
+        raise ShardFailed({r: why for r in missing} or {-1: f"{why}: {exc}"}) from None
     statuses: list = [None] * world
     dist.all_gather_object(statuses, error, group=side)
     failed = {r: msg for r, msg in enumerate(statuses) if msg is not None}

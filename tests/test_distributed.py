@@ -71,7 +71,7 @@ def test_killed_rank_stops_the_job_and_resume_finishes_it(tmp_path):
     elapsed = time.monotonic() - start
     assert proc.returncode != 0 and elapsed < 120
     log = proc.stdout + proc.stderr
-    assert "rank" in log and ": 1 (local_rank: 1)" in log and "-9" in log, log[-3000:]  # torchrun names rank 1, SIGKILL
+    assert ": 1 (local_rank: 1)" in log and "-9" in log, log[-3000:]  # torchrun names rank 1, SIGKILL
     # rank 0's shard (models 0..10 of 21) is on disk and intact: what train_many gives those models
     spec = SweepSpec(n_lrs=7, n_seeds=3, epochs=40, lr_max=20.0)
     files = sorted(p.name for p in shards.glob("shard-*.pt"))
@@ -102,6 +102,14 @@ def test_a_rank_that_raises_is_named(tmp_path):
     assert "ShardFailed: rank 1 failed: IsADirectoryError" in log, log[-3000:]
     assert "rank 0 failed" not in log
     assert (shards / "shard-000000000-000000002.pt").is_file()  # rank 0's shard was written
+
+
+def test_a_hanging_rank_is_named_after_the_timeout(tmp_path):
+    """Rank 1 sleeps through the timeout (4 s): rank 0's monitored barrier names it."""
+    start = time.monotonic()
+    proc = run([*TORCHRUN, str(HERE / "dist_worker.py"), str(tmp_path / "r.pt"), "4", "0", str(tmp_path / "s"), "hang-rank-1"])
+    assert proc.returncode != 0 and time.monotonic() - start < 60
+    assert "ShardFailed: rank 1 failed: did not reach the gather: it died or hung" in proc.stdout + proc.stderr
 
 
 def test_resume_needs_out_dir(capsys):
