@@ -5,6 +5,8 @@
     res = sinernn.train(x, y, w1, w2, epochs=300, lr=0.1, backend="cpp")
     preds = sinernn.predict(x, w1, w2)
     report = sinernn.verify()
+    w1s, w2s = sinernn.init_weights(models=1024, seed=0)          # many models in one call
+    res = sinernn.train_many(x, y, w1s, w2s, epochs=300, lr=torch.logspace(-3, 0, 1024))
 """
 
 from ._extension import available as native_available
