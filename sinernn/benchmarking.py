@@ -163,12 +163,13 @@ def scaling_rows(hs: list[int], ls: list[int], peak: float, rounds: int = 5, tar
 
 
 def format_table(rows: list[Row]) -> str:
-    lines = [f"{'path':<15} {'F,H,O':>8} {'L x epochs':>12} {'per step':>11} {'steps/s':>13} {'vs reference':>12} {'GFLOP/s':>8} {'of peak':>8}"]
+    w = max(15, *(len(r.path) for r in rows))
+    lines = [f"{'path':<{w}} {'F,H,O':>8} {'L x epochs':>12} {'per step':>11} {'steps/s':>13} {'vs reference':>12} {'GFLOP/s':>8} {'of peak':>8}"]
     for r in rows:
         per = f"{r.ns_per_step / 1e3:.2f} us" if r.ns_per_step >= 1e4 else f"{r.ns_per_step:.1f} ns"
         speed = "-" if r.speedup is None else f"{r.speedup:,.0f}x" if r.speedup >= 10 else f"{r.speedup:.2f}x"
         lines.append(
-            f"{r.path:<15} {f'{r.F},{r.H},{r.O}':>8} {f'{r.L}x{r.epochs}':>12} {per:>11} {r.steps_per_s:>13,.0f} "
+            f"{r.path:<{w}} {f'{r.F},{r.H},{r.O}':>8} {f'{r.L}x{r.epochs}':>12} {per:>11} {r.steps_per_s:>13,.0f} "
             f"{speed:>12} {r.gflops:>8.2f} {r.peak_share:>8.1%}"
         )
     return "\n".join(lines)
@@ -263,3 +264,27 @@ def time_single_op(epochs: int, rounds: int, L: int = 20) -> list[float]:
         ops.train(x, y, a1, a2, epochs, 0.1)
         times.append(time.perf_counter() - start)
     return times
+
+
+def many_rows(n_models: int, threads: int, peak: float, rounds: int = 7, epochs: int = 50) -> list[Row]:
+    """train_many on n_models tutorial networks with ``threads`` threads, and the single-model op on
+    one (one thread), each checked first; per model-step figures, speed-up over the single op, share
+    of the peak of the cores used (one core's peak x threads)."""
+    check_many_against_single()
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = time_single_op(2000, rounds)
+        torch.set_num_threads(threads)
+        many = time_many(n_models, epochs, rounds)
+    finally:
+        torch.set_num_threads(saved)
+    one = make_row("train, 1 model, 1 thread", Problem(epochs=2000), single, None, peak)
+    one.speedup = 1.0
+    p = Problem(epochs=epochs)
+    median = statistics.median(many)
+    ns = median / (n_models * p.steps) * 1e9  # per model-step
+    gflops = flops_per_step(p.F, p.H, p.O) / ns
+    row = Row(f"train_many, {n_models} models, {threads} threads", p.F, p.H, p.O, p.L, epochs, median, ns, 1e9 / ns,
+              one.ns_per_step / ns, gflops, gflops / (peak * threads))
+    return [one, row]

@@ -216,8 +216,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("\nwhole-loop op (cpp) as H grows (L = 1000) and as L grows (H = 6, 64)")
         scaling = bm.scaling_rows([1, 2, 4, 6, 8, 16, 32, 64, 128, 256], [10, 100, 1000, 10000], peak, rounds=2 if args.quick else 5)
         print(bm.format_table(scaling))
+    import os
+
+    threads = os.cpu_count() or 1
+    print(f"\nmany models in one call (train_many, N=4096 tutorial networks, {threads} threads; "
+          "speed-up over the single-model op, peak share of the cores used)")
+    many = bm.many_rows(4096, threads, peak, rounds=3 if args.quick else 7)
+    print(bm.format_table(many))
     if args.json:
-        print(f"JSON written to {bm.write_json(args.json, fma_peak_gflops=peak, torch=torch.__version__, tutorial=tutorial, scaling=scaling)}")
+        print(f"JSON written to {bm.write_json(args.json, fma_peak_gflops=peak, torch=torch.__version__, tutorial=tutorial, scaling=scaling, many=many)}")
     if args.scaling_plot and scaling:
         print(f"scaling plot written to {bm.plot_scaling(scaling, args.scaling_plot)}")
     return 0
