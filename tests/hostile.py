@@ -18,7 +18,7 @@ import torch
 
 from cases import problem
 
-OPS = ("step", "train", "predict", "forecast", "seq_forward")
+OPS = ("step", "train", "predict", "forecast", "seq_forward", "train_many", "predict_many")
 SAME = "same as contiguous"
 META = "meta kernel: shapes only"
 
@@ -100,10 +100,87 @@ def _in_one_buffer(first: str, second: str, offset: int):
     return _pair(make)
 
 
-def cases() -> list[Case]:
+def _many_base(dtype=torch.float64):
+    """3 models of F=2, H=3, O=1 on a shared 5-step series, one lr each."""
+    x, y, w1, w2 = problem(2, 3, 1, L=5, dtype=dtype)
+    return dict(x=x, y=y, w1=torch.stack([w1, w1 * 0.5, -w1]), w2=torch.stack([w2, w2 * 0.5, -w2]),
+                lr=torch.tensor([0.1, 0.05, 0.0], dtype=torch.float64))
+
+
+def _with_many(op: str, **override):
+    def make():
+        b = _many_base()
+        names = dict(x=b["x"], y=b["y"], w1=b["w1"], w2=b["w2"], epochs=3, lr=b["lr"]) if op == "train_many" else \
+            dict(x=b["x"], w1=b["w1"], w2=b["w2"])
+        base = dict(names)
+        for k, v in override.items():
+            names[k] = v(base) if callable(v) else v
+        return tuple(names.values())
+
+    return make
+
+
+def many_cases() -> list[Case]:
+    """The batched ops: N models, a shared (L, F) or per-model (N, L, F) series."""
     c: list[Case] = []
+    for op in ("train_many", "predict_many"):
+        train = op == "train_many"
+        tensors = ("x", "y", "w1", "w2") if train else ("x", "w1", "w2")
+        add = lambda what, expect, plain=None, **o: c.append(Case(op, what, _with_many(op, **o), expect, plain))  # noqa: E731
+        per_model = dict(x=lambda b: b["x"].expand(3, -1, -1).clone(), **({"y": lambda b: b["y"].expand(3, -1, -1).clone()} if train else {}))
+        # ranks and shapes
+        add("x rank 1", "x must have shape (L, F)", x=lambda b: b["x"][0])
+        add("x rank 4", "x must have shape (L, F)", x=lambda b: b["x"][None, None])
+        add("w1 rank 2", "w1 must have shape (N, F+H, H)", w1=lambda b: b["w1"][0])
+        add("w2 rank 2", "w2 must have shape (N, H, O)", w2=lambda b: b["w2"][0])
+        add("N = 0", "at least one model", w1=lambda b: b["w1"][:0], w2=lambda b: b["w2"][:0])
+        add("w2 holds fewer models", "w2 must have shape (N, H, O) with N=3", w2=lambda b: b["w2"][:2])
+        add("w1 rows != F+H", "w1 must have shape (F+H, H)", w1=lambda b: b["w1"][:, :-1])
+        add("x per model, wrong N", "must hold N=3", x=lambda b: b["x"].expand(2, -1, -1).clone(),
+            **({"y": lambda b: b["y"].expand(2, -1, -1).clone()} if train else {}))
+        add("L = 0", "at least one step", x=lambda b: b["x"][:0], **({"y": lambda b: b["y"][:0]} if train else {}))
+        if train:
+            add("y shared, x per model", "y must have 3 dims like x", x=per_model["x"])
+            add("y length != x length", "y must have shape (L, O)", y=lambda b: b["y"][:-1])
+            add("lr of 2 models", "lr must have shape (N,) = (3,)", lr=lambda b: b["lr"][:2])
+            add("lr int64", "lr must be a floating-point tensor", lr=lambda b: b["lr"].long())
+            add("lr negative", "lr[1]=-1", lr=lambda b: torch.tensor([0.1, -1.0, 0.1], dtype=torch.float64))
+            add("lr NaN", "lr[2]=nan", lr=lambda b: _nan_at(b["lr"]).roll(1))
+            add("epochs = -1", "epochs must be >= 0", epochs=-1)
+            add("epochs = 2**62 (epochs * L overflows)", "epochs * L must fit in 64 bits", epochs=2**62)
+            add("w1 expanded (stride 0)", "share one memory location", w1=lambda b: b["w1"][:1].expand(3, -1, -1))
+            w1_, w2_ = _in_one_buffer("w1", "w2", 10)
+            add("w2 overlaps w1", "w1 is written in place but shares memory with w2", w1=w1_, w2=w2_)
+            w1_, x_ = _in_one_buffer("w1", "x", 4)
+            add("x overlaps w1", "w1 is written in place but shares memory with x", w1=w1_, x=x_)
+            add("lr is part of w1", "w1 is written in place but shares memory with lr", lr=lambda b: b["w1"][0, 0])
+            add("w1 requires grad (grad mode on)", "w1 requires grad and is written in place", w1=lambda b: b["w1"].requires_grad_())
+            w1_, w2_ = _in_one_buffer("w1", "w2", 60)
+            add("w1, w2 side by side in one buffer", SAME, plain=_with_many(op), w1=w1_, w2=w2_)
+        # dtypes and devices
+        for name in tensors[1:]:
+            add(f"{name} float32 among float64", f"{name} has dtype Float", **{name: lambda b, n=name: b[n].float()})
+            add(f"{name} on meta, rest on CPU", f"{name} is on meta but x is on cpu", **{name: lambda b, n=name: b[n].to("meta")})
+        for dt in (torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16, torch.complex64):
+            add(f"all {str(dt).replace('torch.', '')}", "must be float32 or float64", **{n: lambda b, n=n, dt=dt: b[n].to(dt) for n in tensors})
+        add("all on meta", META, **{n: lambda b, n=n: b[n].to("meta") for n in tensors + (("lr",) if train else ())})
+        # non-contiguous views and non-finite data
+        for name in tensors:
+            add(f"{name} non-contiguous", SAME, plain=_with_many(op), **{name: lambda b, n=name: strided(b[n])})
+            add(f"NaN in {name}", f"{name} contains NaN or Inf", **{name: lambda b, n=name: _nan_at(b[n])})
+            add(f"-Inf in {name}", f"{name} contains NaN or Inf", **{name: lambda b, n=name: _nan_at(b[n], -float("inf"))})
+        row = lambda b: b["x"][:1].expand(5, 2)  # noqa: E731  a read-only stride-0 view
+        add("x expanded (stride 0)", SAME, plain=_with_many(op, x=lambda b: row(b).clone()), x=row)
+        add("x expanded to 2**40 steps", "cannot make a contiguous copy of x", x=lambda b: b["x"][:1].expand(2**40, 2),
+            **({"y": lambda b: b["y"][:1].expand(2**40, 1)} if train else {}))
+        add("x not a tensor", "Expected a value of type 'Tensor'", x=[0.0, 1.0])
+    return c
+
+
+def cases() -> list[Case]:
+    c: list[Case] = many_cases()
     huge = 2**40
-    for op in OPS:
+    for op in OPS[:5]:  # the single-model ops; many_cases() has the batched ones
         seq = op != "step"  # x, y are (L, F), (L, O) for train/predict/forecast; (F,), (O,) for step
         tensors = {"step": ("x", "y", "h", "w1", "w2"), "train": ("x", "y", "w1", "w2"),
                    "seq_forward": ("x", "h0", "w1", "w2")}.get(op, ("x", "w1", "w2"))
