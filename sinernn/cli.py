@@ -238,6 +238,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                      seq_length=args.seq_length, hidden=args.hidden, seed=args.seed, dtype=args.dtype)
     if args.resume and not args.out_dir:
         raise ValueError("--resume needs --out-dir (the shard files to resume from)")
+    if args.device is not None:
+        try:
+            device = torch.device(args.device)
+        except RuntimeError as exc:
+            raise ValueError(f"--device {args.device!r}: {exc}") from None
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"--device must be cpu or cuda[:k], got {args.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {args.device}: no GPU is visible here (torch.cuda.is_available() is False)")
     sharded = distributed.launched() or args.out_dir is not None
     rank, where = 0, args.device or "cpu"
     if sharded:  # torchrun's ranks, or one process that keeps its result in shard files

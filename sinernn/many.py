@@ -105,15 +105,15 @@ def _check_lrs(lr: object, n: int) -> Tensor:
     """A float for every model, or one per model: -> (N,) float64 on the CPU."""
     if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
         lrs = torch.full((n,), float(lr), dtype=torch.float64)
-    elif isinstance(lr, Tensor) or isinstance(lr, (list, tuple)):
+    elif isinstance(lr, (str, bytes, bool)) or lr is None:
+        raise TypeError(f"lr must be a real number or a tensor of shape (N,), got {type(lr).__name__}")
+    else:  # a tensor, a NumPy array, a list or tuple of numbers
         try:
             lrs = torch.as_tensor(lr, dtype=torch.float64).detach().cpu()
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"lr must be a real number or a sequence of N={n} of them: {exc}") from None
+            raise TypeError(f"lr must be a real number or a sequence of N={n} of them, got {type(lr).__name__}: {exc}") from None
         if lrs.shape != (n,):
             raise ValueError(f"lr must be a number or have shape (N,) = ({n},), one per model, got {tuple(lrs.shape)}")
-    else:
-        raise TypeError(f"lr must be a real number or a tensor of shape (N,), got {type(lr).__name__}")
     bad = ~(torch.isfinite(lrs) & (lrs >= 0))
     if bool(bad.any()):
         i = int(bad.nonzero()[0])

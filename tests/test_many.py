@@ -135,6 +135,18 @@ def test_non_contiguous_weights_are_written_back():
     assert torch.equal(t1, a1) and torch.equal(t2, a2)
 
 
+def test_lr_as_numpy_array_or_list():
+    import numpy as np
+
+    x, y, w1, w2 = batch(3)
+    a1, a2, b1, b2 = w1.clone(), w2.clone(), w1.clone(), w2.clone()
+    r1 = sinernn.train_many(x, y, a1, a2, 2, np.array([0.1, 0.2, 0.3]))
+    r2 = sinernn.train_many(x, y, b1, b2, 2, [0.1, 0.2, 0.3])
+    assert torch.equal(r1.losses, r2.losses) and torch.equal(a1, b1)
+    with pytest.raises(TypeError, match="lr must be a real number or a sequence"):
+        sinernn.train_many(x, y, w1, w2, 2, [0.1, "x", 0.3])
+
+
 def test_zero_epochs():
     x, y, w1, w2 = batch(4)
     a1 = w1.clone()

@@ -54,3 +54,10 @@ def test_cli_writes_table_and_plot(tmp_path, capsys):
 def test_cli_reports_bad_arguments(capsys):
     assert cli.main(["sweep", "--lr-min", "-1", "--lrs", "2", "--seeds", "1"]) == 2
     assert "need 0 < lr_min <= lr_max" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where no GPU is visible")
+def test_cli_cuda_device_without_gpu(capsys):
+    assert cli.main(["sweep", "--device", "cuda", "--lrs", "2", "--seeds", "1"]) == 2
+    assert "no GPU is visible" in capsys.readouterr().err
+    assert cli.main(["sweep", "--device", "tpu", "--lrs", "2", "--seeds", "1"]) == 2
