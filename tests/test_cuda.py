@@ -93,6 +93,10 @@ def test_cuda_errors_name_the_argument():
     w1, w2 = sinernn.init_weights(seed=0, models=3)
     with pytest.raises(RuntimeError, match="sinernn::train_many: w2 is on"):
         ops.train_many(x.cuda(), y.cuda(), w1.cuda(), w2, 2, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="sinernn::train_many: w1 is on cuda"):  # x on the CPU: still named
+        ops.train_many(x, y, w1.cuda(), w2.cuda(), 2, torch.ones(3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="sinernn::predict: w1 is on cuda"):
+        ops.predict(x, w1[0].cuda(), w2[0].cuda())
     g1 = w1.cuda()
     with pytest.raises(RuntimeError, match="x contains NaN"):
         ops.train_many(torch.full_like(x, math.nan).cuda(), y.cuda(), g1, w2.cuda(), 2, torch.ones(3, dtype=torch.float64))

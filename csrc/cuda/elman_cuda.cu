@@ -100,9 +100,9 @@ std::tuple<at::Tensor, at::Tensor> launch_train_many(const at::Tensor& x, const 
 std::tuple<at::Tensor, at::Tensor> elman_train_many_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
                                                          at::Tensor& w2, int64_t epochs, const at::Tensor& lr) {
   const char* op = "sinernn::train_many";
-  const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor lr64;
   const ManySizes m = check_train_many_args(op, x, y, w1, w2, epochs, lr, kCUDA, &lr64);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   auto out = launch_train_many(xc, yc, w1io.work, w2io.work, epochs, lr64, m);
@@ -114,8 +114,8 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cuda(const at::Tensor& x, co
 at::Tensor elman_train_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2, int64_t epochs,
                             double lr) {
   const char* op = "sinernn::train";
-  const c10::cuda::CUDAGuard guard(x.device());
   const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   at::Tensor one1 = w1io.work.unsqueeze(0), one2 = w2io.work.unsqueeze(0);  // views: N = 1
@@ -138,8 +138,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cuda(const at::Tensor&
                                                                const at::Tensor& h, at::Tensor& w1, at::Tensor& w2,
                                                                double lr) {
   const char* op = "sinernn::step";
-  const c10::cuda::CUDAGuard guard(x.device());
   const ElmanSizes s = check_step_args(op, x, y, h, w1, w2, lr, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y), hc = finite_input(op, "h", h);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   at::Tensor h_new = at::empty({s.H}, x.options()), pred = at::empty({s.O}, x.options());
@@ -186,15 +186,15 @@ std::tuple<at::Tensor, at::Tensor> launch_predict(const at::Tensor& x, const at:
 std::tuple<at::Tensor, at::Tensor> elman_predict_many_cuda(const at::Tensor& x, const at::Tensor& w1,
                                                            const at::Tensor& w2) {
   const char* op = "sinernn::predict_many";
-  const c10::cuda::CUDAGuard guard(x.device());
   const ManySizes m = check_many_args(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}}, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   return launch_predict(finite_input(op, "x", x), finite_input(op, "w1", w1), finite_input(op, "w2", w2), m);
 }
 
 std::tuple<at::Tensor, at::Tensor> elman_predict_cuda(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2) {
   const char* op = "sinernn::predict";
-  const c10::cuda::CUDAGuard guard(x.device());
   const ElmanSizes s = check_series_and_model(op, x, w1, w2, {{"x", &x}, {"w1", &w1}, {"w2", &w2}}, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const auto [pred, hidden] = launch_predict(finite_input(op, "x", x), finite_input(op, "w1", w1),
                                              finite_input(op, "w2", w2), ManySizes{s, 1, x.size(0), false});
   return {pred[0], hidden[0]};
@@ -208,8 +208,8 @@ __global__ void forecast_kernel(const scalar_t* x, const scalar_t* w1, const sca
 
 at::Tensor elman_forecast_cuda(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2, int64_t steps) {
   const char* op = "sinernn::forecast";
-  const c10::cuda::CUDAGuard guard(x.device());
   const ElmanSizes s = check_forecast_args(op, x, w1, w2, steps, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const at::Tensor xc = finite_input(op, "x", x), w1c = finite_input(op, "w1", w1), w2c = finite_input(op, "w2", w2);
   at::Tensor out = at::empty({steps, s.O}, x.options()), work = at::empty({2 * s.H + s.O}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_forecast_cuda", [&] {
