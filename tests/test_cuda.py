@@ -2,7 +2,7 @@
 sinernn was built without CUDA kernels (scripts/gpu_check.sh runs them on a GPU machine).
 
 float32: the kernels run the same instructions as the CPU (explicit FMAs, nvcc --fmad=false, the
-same float32 tanh computed in double with IEEE division), so results must be identical bit for bit.
+same float32 tanh in float arithmetic with IEEE division), so results must be identical bit for bit.
 float64: tanh is CUDA's own there (libdevice, within 2 ulp) where the CPU has glibc's (within 1 ulp),
 so each step can differ by a few ulp of 1e-16; over these short runs the weights agree to 1e-12."""
 

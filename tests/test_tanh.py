@@ -1,0 +1,62 @@
+"""The float32 tanh of the native ops (csrc/elman_math.h), read through the predict op.
+
+With F = H = O = 1, w1 = [[1], [0]] the hidden state is exactly tanh(x_t): the pre-activation is
+fma(x, 1, 0) = x, and the context row adds h * 0 = 0. So predict's hidden states are the kernel's
+tanh of every x, in the very code the training loop runs (the batched lanes and CUDA use the same
+function). Measured against float64 tanh (its own error, ~1e-16, is far below a float32 ulp).
+scripts/tanh_accuracy.cpp does the exhaustive check (every float of magnitude 2^-126 .. 10, about
+three minutes: at most 1.17 ulp); here a sample of 6 million floats, every 2^8-th bit pattern plus
+all floats around the switch between the two formulas at |x| = 0.9.
+"""
+
+import pytest
+import torch
+
+from sinernn import ops
+MAX_ULP = 1.2  # the exhaustive measurement gives 1.17
+
+
+def kernel_tanh(x: torch.Tensor) -> torch.Tensor:
+    w1 = torch.tensor([[1.0], [0.0]], dtype=x.dtype)
+    w2 = torch.ones(1, 1, dtype=x.dtype)
+    return ops.predict(x.reshape(-1, 1), w1, w2)[1].reshape(-1)
+
+
+def float32_range(lo: float, hi: float, step: int = 1) -> torch.Tensor:
+    """Every step-th float32 from lo to hi (both positive), by bit pattern."""
+    a = torch.tensor([lo], dtype=torch.float32).view(torch.int32).item()
+    b = torch.tensor([hi], dtype=torch.float32).view(torch.int32).item()
+    return torch.arange(a, b, step, dtype=torch.int32).view(torch.float32)
+
+
+def ulp_error(got: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """|got - tanh(x)| in float32 ulps of the correctly rounded tanh(x) (2^-24 at 1)."""
+    exact = torch.tanh(x.double())
+    r = exact.float().abs()
+    ulp = torch.where(r == 1, 2.0**-24, torch.nextafter(r, torch.tensor(2.0)).double() - r.double())
+    return (got.double() - exact).abs() / ulp
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_float32_tanh_is_within_1_2_ulp(sign):
+    x = torch.cat([float32_range(2.0**-126, 12.0, 256), float32_range(0.85, 0.95)]) * sign
+    err = ulp_error(kernel_tanh(x), x)
+    worst = int(err.argmax())
+    assert err.max().item() <= MAX_ULP, f"tanh({x[worst].item()!r}): {err[worst].item():.3f} ulp"
+    # and it is no rougher than torch's own float tanh on the same inputs by more than a fraction of an ulp
+    assert err.mean().item() <= ulp_error(torch.tanh(x), x).mean().item() + 0.25
+
+
+def test_float32_tanh_edges():
+    """Subnormals pass through (tanh(x) = x), and from |x| = 9.01 on tanh rounds to +-1. (The ops
+    refuse non-finite inputs; scripts/tanh_accuracy.cpp checks +-inf, NaN and -0.)"""
+    x = torch.tensor([1e-40, -1e-40, 2.0**-126, 9.0, 9.02, 30.0, -30.0, 3.0e38])
+    got = kernel_tanh(x)
+    assert torch.equal(got[:3], x[:3])
+    assert got[3].item() == torch.tanh(torch.tensor(9.0, dtype=torch.float64)).float().item() < 1.0
+    assert got[4:].tolist() == [1.0, 1.0, -1.0, 1.0]
+
+
+def test_float64_tanh_is_libms():
+    x = torch.linspace(-12, 12, 100001, dtype=torch.float64)
+    torch.testing.assert_close(kernel_tanh(x), torch.tanh(x), rtol=4e-16, atol=1e-300)
