@@ -64,12 +64,18 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
     snap2 = wb2;
     elman_train_epoch_lanes<scalar_t, V>(ser, wb1.data(), wb2.data(), neg_lr.data(), workspace.data(), L, s,
                                          total.data());
+    // One vector pass for every lane: probe[l] = total + sum of w * 0 stays finite exactly when the
+    // lane's total and all its weights are (0 * inf and 0 * NaN are NaN).
+    scalar_t probe[V];
+    for (int l = 0; l < V; ++l) probe[l] = total[l];
+    for (int64_t q = 0; q < n1; ++q)
+      SINERNN_SIMD for (int l = 0; l < V; ++l) probe[l] += wb1[q * V + l] * scalar_t(0);
+    for (int64_t q = 0; q < n2; ++q)
+      SINERNN_SIMD for (int l = 0; l < V; ++l) probe[l] += wb2[q * V + l] * scalar_t(0);
     for (int64_t l = 0; l < count; ++l) {
       const int64_t n = n0 + l;
       if (!stopped[l]) {
-        bool finite = std::isfinite(total[l]);
-        for (int64_t q = 0; q < n1 && finite; ++q) finite = std::isfinite(wb1[q * V + l]);
-        for (int64_t q = 0; q < n2 && finite; ++q) finite = std::isfinite(wb2[q * V + l]);
+        const bool finite = std::isfinite(probe[l]);
         losses[n * epochs + e] = total[l];
         if (finite) continue;
         // Replay this lane's epoch with the single-model code (same arithmetic) to decide as the
