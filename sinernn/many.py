@@ -122,18 +122,18 @@ def _check_lrs(lr: object, n: int) -> Tensor:
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend that ``backend`` names for tensors on ``device`` (as trainer.resolve_backend)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "reference":
         return backend
-    if device.type not in ("cpu", "cuda") or (device.type == "cuda" and not _extension.cuda_built()):
-        if backend != "auto":
-            raise ValueError(f"backend {backend!r} has no kernel for tensors on {device} (sinernn.cuda_built() = "
-                             f"{_extension.cuda_built()}); use backend='reference'")
-        return "reference"
+    if device.type != "cpu" and not trainer.has_native_kernels(device):
+        if backend == "auto":
+            return "reference"
+        raise trainer.no_kernel_error(backend, device)
     if backend == "auto":
         return "cpp" if _extension.available() else "reference"
-    _extension.load()
+    _extension.load()  # a clear RuntimeError when the native ops can't be had
     return backend
 
 

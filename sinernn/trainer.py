@@ -56,22 +56,34 @@ class TrainResult:
 CUDA_BACKENDS = ("reference", "cpp-step-op", "cpp")
 
 
+def has_native_kernels(device: torch.device) -> bool:
+    """Whether the native ops have kernels for tensors on ``device`` and load: the CPU; CUDA when
+    sinernn was built with its CUDA kernels (sinernn.cuda_built())."""
+    if device.type == "cpu":
+        return _extension.available()
+    return device.type == "cuda" and _extension.available() and _extension.cuda_built()
+
+
+def no_kernel_error(backend: str, device: torch.device) -> ValueError:
+    """The error for a native backend asked for tensors on a device it has no kernel for."""
+    why = " (sinernn was built without CUDA kernels: sinernn.cuda_built() is False)" if device.type == "cuda" else ""
+    return ValueError(f"backend {backend!r} has no kernel for tensors on {device}{why}; use backend='reference'")
+
+
 def resolve_backend(backend: str, device: torch.device) -> str:
     """The backend that ``backend`` names for tensors on ``device``; "auto" picks "cpp" when the
     native ops load and have kernels for the device (the CPU; CUDA when sinernn.cuda_built())."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if device.type != "cpu":
-        native = device.type == "cuda" and _extension.available() and _extension.cuda_built()
+        native = has_native_kernels(device)
         if backend == "auto":
             return "cpp" if native else "reference"
         if backend == "reference" or (native and backend in CUDA_BACKENDS):
             return backend
-        raise ValueError(
-            f"backend {backend!r} has no kernel for tensors on {device}"
-            + (" (sinernn was built without CUDA kernels: sinernn.cuda_built() is False)" if device.type == "cuda" and not native else "")
-            + "; use backend='reference'"
-        )
+        if native:  # CUDA kernels exist, but not for this backend's way of stepping
+            raise ValueError(f"backend {backend!r} has no kernel for tensors on {device}; use one of {', '.join(CUDA_BACKENDS)}")
+        raise no_kernel_error(backend, device)
     if backend != "auto":
         if backend != "reference":
             _extension.load()  # a clear RuntimeError when the native ops can't be had

@@ -222,3 +222,21 @@ def test_opcheck(per_model):
     lr = torch.full((5,), 0.1, dtype=torch.float64)
     torch.library.opcheck(torch.ops.sinernn.train_many.default, (x, y, w1, w2, 2, lr))
     torch.library.opcheck(torch.ops.sinernn.predict_many.default, (x, w1, w2))
+
+
+def test_backend_resolution_by_device():
+    """The same device rules as sinernn.train (one helper, trainer.has_native_kernels)."""
+    from sinernn import many
+
+    assert many.resolve_backend("auto", torch.device("cpu")) == "cpp"
+    assert many.resolve_backend("auto", torch.device("mps")) == "reference"
+    with pytest.raises(ValueError, match="backend 'cpp' has no kernel for tensors on mps"):
+        many.resolve_backend("cpp", torch.device("mps"))
+    with pytest.raises(ValueError, match="backend 'cpp-loop' has no kernel for tensors on mps"):
+        many.resolve_backend("cpp-loop", torch.device("mps"))
+    if not sinernn.cuda_built():
+        with pytest.raises(ValueError, match="built without CUDA kernels"):
+            many.resolve_backend("cpp", torch.device("cuda:0"))
+    assert many.resolve_backend("auto", torch.device("cuda:0")) == ("cpp" if sinernn.cuda_built() else "reference")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        many.resolve_backend("cpp-step", torch.device("cpu"))
