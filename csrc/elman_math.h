@@ -84,11 +84,11 @@ SINERNN_HOST_DEVICE scalar_t fmadd(scalar_t a, scalar_t b, scalar_t c) {
 //               parts, |r| <= 0.35), p the Taylor polynomial to r^7 (from 9.01 on tanh rounds to 1);
 // the sign put back at the end (tanh(-0) = -0). Both sides are evaluated and one is selected.
 // Measured against tanhl over every float of magnitude 2^-126 .. 10: at most 1.17 ulp (at 0.887;
-// scripts/tanh_accuracy.cpp). The previous version, the large-|x| formula evaluated in double and
-// rounded once, was within 0.93 ulp by the same count (1 ulp off from 9.01 to 10, where it clamped
-// at 9) at twice the cost: 1.2 vs 0.57 ns per value, 16 to a vector, and 63 vs 55 ns per tutorial
-// step. (torch's own float tanh: 0.56 ulp on tests/test_tanh.py's 6 million floats.) NaN stays NaN;
-// +-Inf gives +-1; tanh(-0) = -0.
+// scripts/tanh_accuracy.cpp); 1.25 ulp where fmadd is two roundings (a build without FMA). The
+// previous version, the large-|x| formula evaluated in double and rounded once, was within 0.93 ulp
+// by the same count (1 ulp off from 9.01 to 10, where it clamped at 9) at twice the cost: 1.2 vs
+// 0.57 ns per value, 16 to a vector, and 63 vs 55 ns per tutorial step. (torch's own float tanh:
+// 0.56 ulp on tests/test_tanh.py's 6 million floats.) NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
 template <typename scalar_t>
 SINERNN_HOST_DEVICE scalar_t elman_tanh(scalar_t x) {
   return std::tanh(x);
