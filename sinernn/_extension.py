@@ -116,6 +116,11 @@ def available() -> bool:
     return True
 
 
+def loaded_module():
+    """The extension module when the native ops are already loaded, else None (loads nothing)."""
+    return _state["module"] if _state["how"] is not None else None
+
+
 def module():
     """The loaded extension module (sinernn._C, or its first-use build)."""
     load()

@@ -13,6 +13,8 @@ import numbers
 import torch
 from torch import Tensor
 
+from . import _extension
+
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
@@ -38,6 +40,11 @@ def check_same_dtype_device(**tensors: Tensor) -> None:
 def check_finite(name: str, t: Tensor) -> None:
     if t.device.type == "meta":
         raise ValueError(f"{name} is on the meta device, which holds no data to train on")
+    native = _extension.loaded_module()
+    if native is not None and t.device.type == "cpu" and t.dtype in FLOAT_DTYPES and t.is_contiguous():  # ~0.3 us, not ~8
+        if not native._all_finite(t.data_ptr(), t.numel(), t.dtype == torch.float64):
+            raise ValueError(f"{name} contains NaN or Inf")
+        return
     try:
         finite = bool(torch.isfinite(t).all())
     except RuntimeError as exc:  # e.g. an expanded view of 2**40 steps: no memory to look at it

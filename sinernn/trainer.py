@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import _signal  # signal's functions without its enum wrappers: ~7 us less per train call
 import signal
 import threading
 import time
@@ -144,15 +145,15 @@ class _Interrupts:
 
     @contextlib.contextmanager
     def installed(self):
-        mine = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        mine = threading.current_thread() is threading.main_thread() and _signal.getsignal(signal.SIGINT) is signal.default_int_handler
         if mine:
-            signal.signal(signal.SIGINT, self._handler)
+            _signal.signal(signal.SIGINT, self._handler)
             self.may_raise = self.raise_on_second
         try:
             yield self
         finally:
             if mine:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+                _signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _Stop(Exception):

@@ -118,3 +118,23 @@ def test_bad_init_weights(kwargs, message):
 def test_bad_sine_data():
     with pytest.raises(ValueError, match="seq_length must be an int >= 1"):
         sinernn.sine_data(seq_length=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_finiteness_check_native_and_torch_paths(dtype):
+    """checks.check_finite reads contiguous CPU tensors through sinernn._C._all_finite once the
+    native ops are loaded, anything else through torch.isfinite: both find a NaN or an Inf anywhere."""
+    from sinernn import _extension, checks
+
+    _extension.load()
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        for where in (0, 17, 99):
+            t = torch.zeros(25, 4, dtype=dtype)
+            t.view(-1)[where] = bad
+            for view in (t, t.t(), t[1:]):  # contiguous (native), transposed (torch), offset (native)
+                if where < 4 and view.data_ptr() != t.data_ptr():
+                    continue  # the offset view starts after the bad value
+                with pytest.raises(ValueError, match="x contains NaN or Inf"):
+                    checks.check_finite("x", view)
+    checks.check_finite("x", torch.full((25, 4), 3e38 if dtype == torch.float32 else 1e308, dtype=dtype))
+    checks.check_finite("x", torch.zeros(25, 4, dtype=dtype).t())

@@ -136,13 +136,16 @@ def test_keyboard_interrupt_after_a_chunk_of_the_whole_loop_op_undoes_the_chunk(
         return calls[-1]
 
     monkeypatch.setattr(ops, "train", train_then_interrupt)
-    # A KeyboardInterrupt reaches this loop only from a caller's own SIGINT handler (sinernn's
-    # raises nothing for "cpp"): with one installed, sinernn keeps a snapshot of each chunk.
-    monkeypatch.setattr(signal, "getsignal", lambda sig: (lambda *a: None))
     monkeypatch.setattr(trainer, "CHUNK_STEPS", 100)  # 5 epochs of 20 steps a chunk
     x, y, w1, w2 = _tutorial()
-    with pytest.raises(sinernn.TrainingInterrupted) as info:
-        sinernn.train(x, y, w1, w2, epochs=100, backend="cpp")
+    # A KeyboardInterrupt reaches this loop only from a caller's own SIGINT handler (sinernn's
+    # raises nothing for "cpp"): with one installed, sinernn keeps a snapshot of each chunk.
+    callers = signal.signal(signal.SIGINT, lambda *a: None)
+    try:
+        with pytest.raises(sinernn.TrainingInterrupted) as info:
+            sinernn.train(x, y, w1, w2, epochs=100, backend="cpp")
+    finally:
+        signal.signal(signal.SIGINT, callers)
     assert info.value.epochs_completed == 10 and info.value.result.losses.shape == (10,)
     monkeypatch.undo()
     e1, e2 = _tutorial()[2:]
