@@ -82,6 +82,9 @@ def load() -> str:
 
     Raises RuntimeError when they can be neither imported nor compiled.
     """
+    how = _state["how"]
+    if how is not None:  # loaded: published last, once everything below is done, so no lock is needed
+        return how  # type: ignore[return-value]
     with _lock:
         if _state["how"] is not None:
             return _state["how"]  # type: ignore[return-value]
@@ -92,19 +95,20 @@ def load() -> str:
             if problem is None:
                 try:
                     _state["module"] = importlib.import_module("sinernn._C")
-                    _state["how"] = "aot"
+                    how = "aot"
                 except (ImportError, OSError) as exc:  # e.g. undefined symbol: another torch
                     problem = f"sinernn._C does not load ({exc})"
             if problem is not None:
                 _state["module"] = _jit_load(problem)
-                _state["how"] = "jit"
+                how = "jit"
         except Exception as exc:
             _state["error"] = f"sinernn: the native ops are unavailable: {exc}"
             raise RuntimeError(_state["error"]) from exc
         from . import ops
 
         ops.register_fake_kernels()
-        return _state["how"]  # type: ignore[return-value]
+        _state["how"] = how
+        return how  # type: ignore[return-value]
 
 
 def available() -> bool:

@@ -143,17 +143,19 @@ class _Interrupts:
             raise KeyboardInterrupt
         self.requested = True
 
-    @contextlib.contextmanager
-    def installed(self):
-        mine = threading.current_thread() is threading.main_thread() and _signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        if mine:
+    # "with _Interrupts(...) as stop:" installs the handler where it may (a class, not a
+    # contextlib generator: ~1.5 us less per train call)
+    def __enter__(self):
+        self._mine = threading.current_thread() is threading.main_thread() and _signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if self._mine:
             _signal.signal(signal.SIGINT, self._handler)
             self.may_raise = self.raise_on_second
-        try:
-            yield self
-        finally:
-            if mine:
-                _signal.signal(signal.SIGINT, signal.default_int_handler)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._mine:
+            _signal.signal(signal.SIGINT, signal.default_int_handler)
+        return False
 
 
 class _Stop(Exception):
@@ -314,20 +316,22 @@ def train(
         raise ValueError(f"epochs * L must fit in 64 bits, got epochs={epochs} and L={L}")
     name = resolve_backend(backend, x.device)
 
-    x, y = x.detach().contiguous(), y.detach().contiguous()
+    x, y = _plain(x), _plain(y)
     # Train contiguous weights; a non-contiguous caller's tensor gets the result copied back once.
-    w1_work, w2_work = w1.detach().contiguous(), w2.detach().contiguous()
+    w1_work, w2_work = _plain(w1), _plain(w2)
     start = time.perf_counter()
     stopped = None
+    # No autograd to switch off for "cpp": its op sees only the detached tensors above (no_grad costs ~4 us).
+    grad_off = contextlib.nullcontext() if name == "cpp" else torch.no_grad()
     try:
-        with torch.no_grad(), _Interrupts(raise_on_second=name != "cpp").installed() as stop:
+        with grad_off, _Interrupts(raise_on_second=name != "cpp") as stop:
             losses = _TRAINERS[name](x, y, w1_work, w2_work, epochs, lr, stop)
     except _Stop as exc:  # Ctrl-C: the work tensors hold the end of the last complete epoch
         stopped = exc
     finally:  # also after a DivergenceError: the work tensors then hold the restored weights
-        with torch.no_grad():
-            for w, work in ((w1, w1_work), (w2, w2_work)):
-                if work.data_ptr() != w.data_ptr():
+        for w, work in ((w1, w1_work), (w2, w2_work)):
+            if work.data_ptr() != w.data_ptr():
+                with torch.no_grad():
                     w.copy_(work)
     seconds = time.perf_counter() - start
     if stopped is not None:
@@ -335,6 +339,11 @@ def train(
         result = TrainResult(losses=losses, backend=name, seconds=seconds, epochs=stopped.done, seq_length=L, lr=lr)
         raise TrainingInterrupted(result) from None
     return TrainResult(losses=losses, backend=name, seconds=seconds, epochs=epochs, seq_length=L, lr=lr)
+
+
+def _plain(t: Tensor) -> Tensor:
+    """t without autograd history, contiguous: t itself when it already is both."""
+    return (t.detach() if t.requires_grad else t).contiguous()
 
 
 def predict(
