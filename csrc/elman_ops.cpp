@@ -11,6 +11,11 @@ TORCH_LIBRARY(sinernn, m) {
   // The whole training run: `epochs` passes over the series, context reset to zero at each.
   // x (L, F), y (L, O); updates w1, w2 in place; returns per-epoch loss totals (epochs,).
   m.def("train(Tensor x, Tensor y, Tensor(a!) w1, Tensor(b!) w2, int epochs, float lr) -> Tensor");
+  // The same run, reporting divergence instead of raising it (what sinernn.train calls): losses
+  // (epochs,) NaN from the epoch where the loss or the weights stopped being finite on, w1 and w2
+  // then left at the end of the epoch before; diverged (2,) int64: that (epoch, step), or (-1, -1).
+  m.def("train_guarded(Tensor x, Tensor y, Tensor(a!) w1, Tensor(b!) w2, int epochs, float lr) "
+        "-> (Tensor losses, Tensor diverged)");
   // Teacher-forced prediction from a zero context, no updates.
   // x (L, F) -> predictions (L, O), contexts (L, H).
   m.def("predict(Tensor x, Tensor w1, Tensor w2) -> (Tensor pred, Tensor hidden)");

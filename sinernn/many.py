@@ -179,14 +179,11 @@ def _train_one_by_one(x, y, w1, w2, epochs, lrs, name) -> tuple[Tensor, Tensor]:
     for n in range(w1.shape[0]):
         xs, ys = (x[n], y[n]) if x.dim() == 3 else (x, y)
         lr = float(lrs[n])
-        start = (w1[n].clone(), w2[n].clone())
         try:
             losses[n] = trainer.train(xs, ys, w1[n], w2[n], epochs, lr, backend=single).losses
-        except trainer.DivergenceError as exc:
+        except trainer.DivergenceError as exc:  # w1[n], w2[n] hold the end of the last finite epoch
             diverged[n] = torch.tensor([exc.epoch, exc.step])
-            if exc.epoch:  # the error carries no losses: rerun the finite epochs for them (same weights)
-                w1[n].copy_(start[0]), w2[n].copy_(start[1])
-                losses[n, : exc.epoch] = trainer.train(xs, ys, w1[n], w2[n], exc.epoch, lr, backend=single).losses
+            losses[n, : exc.epoch] = exc.losses
     return losses, diverged
 
 

@@ -32,6 +32,17 @@ def train(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) 
     return torch.ops.sinernn.train.default(x, y, w1, w2, epochs, lr)
 
 
+def train_guarded(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: float) -> tuple[Tensor, Tensor]:
+    """``train`` that reports divergence instead of raising it; updates w1, w2 in place.
+
+    x (L, F), y (L, O) -> (losses (epochs,), NaN from the epoch where the loss or the weights
+    stopped being finite on; diverged (2,) int64, that (epoch, step) or (-1, -1)). After a
+    divergence w1 and w2 hold the end of the epoch before it.
+    """
+    _extension.load()
+    return torch.ops.sinernn.train_guarded.default(x, y, w1, w2, epochs, lr)
+
+
 def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
     """Teacher-forced prediction from a zero context: x (L, F) -> (predictions (L, O), contexts (L, H))."""
     _extension.load()
@@ -90,6 +101,11 @@ def register_fake_kernels() -> None:
     def _(x, y, w1, w2, epochs, lr):
         _check_one_device("sinernn::train", x=x, y=y, w1=w1, w2=w2)
         return x.new_empty(epochs)
+
+    @torch.library.register_fake("sinernn::train_guarded")
+    def _(x, y, w1, w2, epochs, lr):
+        _check_one_device("sinernn::train_guarded", x=x, y=y, w1=w1, w2=w2)
+        return x.new_empty(epochs), x.new_empty(2, dtype=torch.int64)
 
     @torch.library.register_fake("sinernn::predict")
     def _(x, w1, w2):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import _signal  # signal's functions without its enum wrappers: ~7 us less per train call
 import signal
 import threading
@@ -98,15 +97,21 @@ def resolve_backend(backend: str, device: torch.device) -> str:
 class DivergenceError(FloatingPointError):
     """Training stopped because the loss, or the weights after an epoch's last update, stopped
     being finite. ``epoch`` and ``step`` (0-based) say where; w1 and w2 hold their values at the
-    end of the last finite epoch (before training when ``epoch`` is 0): no NaN is handed back."""
+    end of the last finite epoch (before training when ``epoch`` is 0): no NaN is handed back.
+    ``losses`` (epoch,): the completed epochs' loss totals, as TrainResult.losses would hold them
+    (sinernn.train always sets it; None where unknown)."""
 
-    def __init__(self, epoch: int, step: int, lr: float):
-        self.epoch, self.step, self.lr = epoch, step, lr
+    def __init__(self, epoch: int, step: int, lr: float, losses: Tensor | None = None):
+        self.epoch, self.step, self.lr, self.losses = epoch, step, lr, losses
         where = "their values before training" if epoch == 0 else f"the end of epoch {epoch - 1}"
         super().__init__(
             f"training diverged at epoch {epoch}, step {step}: the loss or the weights are no longer finite "
             f"(lr={lr}); w1 and w2 are restored to {where}. A smaller lr usually helps."
         )
+
+
+    def __reduce__(self):  # pickles with its fields (the default would call it with the message)
+        return type(self), (self.epoch, self.step, self.lr, self.losses)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -166,10 +171,6 @@ class _Stop(Exception):
         self.done, self.losses = done, losses
 
 
-# The native op's message (csrc/cpu/elman_cpu.cpp) carries the same facts.
-_NATIVE_DIVERGED = re.compile(r"training diverged at epoch (\d+), step (\d+)")
-
-
 def _step_loop(step):
     """A Python loop over a per-step function step(x_t, y_t, h, w1, w2, lr) -> (h_new, pred, loss)
     that updates w1, w2 in place: the tutorial's loop, with the divergence guard."""
@@ -190,11 +191,11 @@ def _step_loop(step):
                     h, _, loss = step(x_t, y_t, h, w1, w2, lr)
                     if not math.isfinite(loss):
                         _restore(w1, w2, start)
-                        raise DivergenceError(i, t, lr)
+                        raise DivergenceError(i, t, lr, losses[:i].clone())
                     total += loss  # in x's dtype, in step order: the native loop's sum, bit for bit
                 if not bool(torch.isfinite(w1).all() & torch.isfinite(w2).all()):
                     _restore(w1, w2, start)
-                    raise DivergenceError(i, len(xs) - 1, lr)
+                    raise DivergenceError(i, len(xs) - 1, lr, losses[:i].clone())
                 losses[i] = total
                 start, done = None, i + 1  # one statement: no signal is handled between the two stores
             except KeyboardInterrupt:  # a second Ctrl-C: back to the end of the last complete epoch
@@ -231,7 +232,7 @@ def _train_cpp_step(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, l
             for t in range(L):
                 if math.isnan(step(session, t)):  # NaN: this step diverged
                     C._session_restore(session)  # the weights of this epoch's start
-                    raise DivergenceError(i, t, lr)
+                    raise DivergenceError(i, t, lr, torch.tensor(totals, dtype=x.dtype))
             totals.append(total(session))  # summed in x's dtype, in step order: exact as a float
         except KeyboardInterrupt:  # a second Ctrl-C
             C._session_restore(session)  # undoes a half-done epoch only (the session knows)
@@ -264,13 +265,11 @@ def _train_cpp(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: fl
             n = min(chunk, epochs - done)
             if stop.may_raise:  # under a caller's own SIGINT handler: keep what to undo
                 start = (w1.clone(), w2.clone())
-            try:
-                part = ops.train(x, y, w1, w2, n, lr)
-            except RuntimeError as exc:
-                found = _NATIVE_DIVERGED.search(str(exc))
-                if found is None:
-                    raise
-                raise DivergenceError(done + int(found[1]), int(found[2]), lr) from None
+            part, diverged = ops.train_guarded(x, y, w1, w2, n, lr)
+            epoch, step = diverged.tolist()
+            if epoch >= 0:  # w1, w2 hold the end of the epoch before
+                parts.append(part[:epoch])
+                raise DivergenceError(done + epoch, step, lr, joined())
             parts.append(part)
             start, done = None, done + n  # one statement: no signal is handled between the two stores
         except KeyboardInterrupt:  # a second Ctrl-C, raised once the op returned: undo this chunk
@@ -301,7 +300,7 @@ def train(
 
     Raises TypeError/ValueError naming the bad argument, before any weight is touched; raises
     DivergenceError when the loss stops being finite (w1, w2 then hold the end of the last finite
-    epoch). Ctrl-C (in the main thread) stops at the end of the current epoch and raises
+    epoch; its ``losses`` are the completed epochs'). Ctrl-C (in the main thread) stops at the end of the current epoch and raises
     TrainingInterrupted (a KeyboardInterrupt) carrying the completed epochs' result; a second
     Ctrl-C stops at once, the weights put back to the end of the last complete epoch.
     """

@@ -18,7 +18,7 @@ import torch
 
 from cases import problem
 
-OPS = ("step", "train", "predict", "forecast", "seq_forward", "train_many", "predict_many")
+OPS = ("step", "train", "predict", "forecast", "seq_forward", "train_many", "predict_many", "train_guarded")
 SAME = "same as contiguous"
 META = "meta kernel: shapes only"
 
@@ -278,6 +278,8 @@ def cases() -> list[Case]:
             add("steps = 2**62", "cannot allocate the forecast", steps=2**62)
             add("steps = 0", SAME, plain=_with(op, steps=0), steps=0)
         add("x not a tensor", "Expected a value of type 'Tensor'", x=[0.0, 1.0])
+    # train_guarded takes train's arguments and checks them with the same code: every train case again
+    c += [Case("train_guarded", t.what, t.args, t.expect, t.plain) for t in c if t.op == "train"]
     return c
 
 

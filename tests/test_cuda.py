@@ -85,7 +85,10 @@ def test_cuda_divergence_raises_like_cpu():
     with pytest.raises(sinernn.DivergenceError) as gpu:
         sinernn.train(x.cuda(), y.cuda(), g1, w2.cuda(), 50, 40.0)
     assert (gpu.value.epoch, gpu.value.step) == (cpu.value.epoch, cpu.value.step)
+    compare(gpu.value.losses, cpu.value.losses, torch.float32)  # the completed epochs' losses
     assert torch.isfinite(g1).all()
+    with pytest.raises(RuntimeError, match=f"sinernn::train: training diverged at epoch {cpu.value.epoch}, step {cpu.value.step}"):
+        torch.ops.sinernn.train(x.cuda(), y.cuda(), w1.cuda(), w2.cuda(), 50, 40.0)
 
 
 def test_cuda_errors_name_the_argument():

@@ -36,6 +36,59 @@ def test_divergence_stops_and_restores_the_last_finite_epoch(backend, lr):
     assert torch.equal(w1, e1) and torch.equal(w2, e2)
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("lr", [50.0, 1.5])
+def test_the_error_carries_the_completed_epochs_losses(backend, lr):
+    x, y, w1, w2 = tutorial()
+    start1, start2 = w1.clone(), w2.clone()
+    with pytest.raises(sinernn.DivergenceError) as info:
+        sinernn.train(x, y, w1, w2, epochs=300, lr=lr, backend=backend)
+    err = info.value
+    # exactly what the finite epochs return when trained alone, from the same start
+    finite = sinernn.train(x, y, start1, start2, epochs=err.epoch, lr=lr, backend=backend).losses
+    assert err.losses.shape == (err.epoch,) and err.losses.dtype == x.dtype
+    assert torch.equal(err.losses, finite)
+
+
+def test_the_error_carries_the_losses_across_chunks(monkeypatch):
+    """The "cpp" backend trains in chunks of epochs: the losses of earlier chunks are kept."""
+    from sinernn import trainer
+
+    monkeypatch.setattr(trainer, "CHUNK_STEPS", 20)  # one epoch of the tutorial per op call
+    x, y, w1, w2 = tutorial()
+    start1, start2 = w1.clone(), w2.clone()
+    with pytest.raises(sinernn.DivergenceError) as info:
+        sinernn.train(x, y, w1, w2, epochs=300, lr=1.5, backend="cpp")
+    err = info.value
+    assert err.epoch >= 2  # several chunks completed
+    assert torch.equal(err.losses, sinernn.train(x, y, start1, start2, epochs=err.epoch, lr=1.5, backend="cpp").losses)
+
+
+def test_the_error_pickles_with_its_fields():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(sinernn.DivergenceError(3, 7, 0.5, torch.tensor([1.0, 2.0, 3.0]))))
+    assert (err.epoch, err.step, err.lr) == (3, 7, 0.5) and torch.equal(err.losses, torch.tensor([1.0, 2.0, 3.0]))
+    assert "at epoch 3, step 7" in str(err)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("lr", [0.1, 50.0, 1.5])
+def test_the_guarded_op_reports_what_the_train_op_raises(dtype, lr):
+    x, y, w1, w2 = tutorial(dtype)
+    a1, a2 = w1.clone(), w2.clone()
+    losses, diverged = torch.ops.sinernn.train_guarded(x, y, w1, w2, 300, lr)
+    epoch, step = diverged.tolist()
+    try:
+        expected = torch.ops.sinernn.train(x, y, a1, a2, 300, lr)
+        assert (epoch, step) == (-1, -1)
+        assert torch.equal(losses, expected)
+    except RuntimeError as exc:
+        assert f"training diverged at epoch {epoch}, step {step}:" in str(exc)
+        assert torch.isnan(losses[epoch:]).all() and torch.isfinite(losses[:epoch]).all()
+    assert torch.equal(w1, a1) and torch.equal(w2, a2)  # bit for bit, restored alike
+
+
 @pytest.mark.parametrize("lr", [50.0, 1.5])
 def test_fused_backends_diverge_at_the_same_place(lr):
     where = set()

@@ -31,13 +31,11 @@ def one_by_one(x, y, w1, w2, epochs, lrs):
     diverged = torch.full((N, 2), -1, dtype=torch.int64)
     for n in range(N):
         xs, ys = (x[n], y[n]) if x.dim() == 3 else (x, y)
-        start = (w1[n].clone(), w2[n].clone())
         try:
             losses[n] = sinernn.train(xs, ys, w1[n], w2[n], epochs, float(lrs[n]), backend="cpp").losses
         except sinernn.DivergenceError as exc:
             diverged[n] = torch.tensor([exc.epoch, exc.step])
-            w1[n].copy_(start[0]), w2[n].copy_(start[1])
-            losses[n, : exc.epoch] = sinernn.train(xs, ys, w1[n], w2[n], exc.epoch, float(lrs[n]), backend="cpp").losses
+            losses[n, : exc.epoch] = exc.losses
     return losses, diverged
 
 

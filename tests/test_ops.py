@@ -16,13 +16,14 @@ def op_args(dtype, F=2, H=3, O=2, L=5):
     return {
         "step": (x[0], y[0], h, w1.clone(), w2.clone(), 0.1),
         "train": (x, y, w1.clone(), w2.clone(), 4, 0.1),
+        "train_guarded": (x, y, w1.clone(), w2.clone(), 4, 0.1),
         "predict": (x, w1, w2),
         "forecast": (x[:, :2], *sinernn.init_weights(2, H, 2, seed=1, dtype=dtype), 4),
     }
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["step", "train", "predict", "forecast"])
+@pytest.mark.parametrize("name", ["step", "train", "train_guarded", "predict", "forecast"])
 def test_opcheck(name, dtype):
     torch.library.opcheck(getattr(OPS, name).default, op_args(dtype)[name])
 
@@ -32,6 +33,8 @@ def test_schemas_declare_the_in_place_weights():
     train = str(OPS.train.default._schema)
     assert "Tensor(a!) w1" in step and "Tensor(b!) w2" in step
     assert "Tensor(a!) w1" in train and "Tensor(b!) w2" in train
+    guarded = str(OPS.train_guarded.default._schema)
+    assert "Tensor(a!) w1" in guarded and "Tensor(b!) w2" in guarded
     assert "!" not in str(OPS.predict.default._schema)
 
 
@@ -44,6 +47,8 @@ def test_fake_kernels_give_the_shapes(dtype):
         h, p, loss = OPS.step(*args["step"])
         assert (h.shape, p.shape, loss.shape) == ((3,), (2,), ()) and h.dtype == dtype
         assert OPS.train(*args["train"]).shape == (4,)
+        losses, diverged = OPS.train_guarded(*args["train_guarded"])
+        assert losses.shape == (4,) and losses.dtype == dtype and diverged.shape == (2,) and diverged.dtype == torch.int64
         pred, hidden = OPS.predict(*args["predict"])
         assert pred.shape == (5, 2) and hidden.shape == (5, 3)
 

@@ -47,9 +47,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> elman_step_cpu(const at::Tensor& 
   return {h_new, pred, loss};
 }
 
-at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2,
-                           int64_t epochs, double lr) {
-  const char* op = "sinernn::train";
+// The whole run of train and train_guarded: -> losses (epochs,) and where it diverged (-1, -1: it didn't).
+// After a divergence at epoch e, losses[e] holds what the epoch summed and the later entries are unset.
+std::tuple<at::Tensor, int64_t, int64_t> train_cpu(const char* op, const at::Tensor& x, const at::Tensor& y,
+                                                   at::Tensor& w1, at::Tensor& w2, int64_t epochs, double lr) {
   const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, c10::DeviceType::CPU);
   const int64_t L = x.size(0);
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
@@ -78,8 +79,29 @@ at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor&
   });
   w1io.write_back();
   w2io.write_back();
-  check_not_diverged(op, diverged_epoch, diverged_step, lr);
+  return {losses, diverged_epoch, diverged_step};
+}
+
+at::Tensor elman_train_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2,
+                           int64_t epochs, double lr) {
+  const char* op = "sinernn::train";
+  auto [losses, epoch, step] = train_cpu(op, x, y, w1, w2, epochs, lr);
+  check_not_diverged(op, epoch, step, lr);
   return losses;
+}
+
+std::tuple<at::Tensor, at::Tensor> elman_train_guarded_cpu(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
+                                                           at::Tensor& w2, int64_t epochs, double lr) {
+  auto [losses, epoch, step] = train_cpu("sinernn::train_guarded", x, y, w1, w2, epochs, lr);
+  at::Tensor diverged = at::empty({2}, x.options().dtype(at::kLong));
+  diverged.mutable_data_ptr<int64_t>()[0] = epoch;
+  diverged.mutable_data_ptr<int64_t>()[1] = step;
+  if (epoch >= 0)  // NaN from the diverged epoch on, as train_many's
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_guarded_cpu", [&] {
+      std::fill(losses.mutable_data_ptr<scalar_t>() + epoch, losses.mutable_data_ptr<scalar_t>() + epochs,
+                std::numeric_limits<scalar_t>::quiet_NaN());
+    });
+  return {losses, diverged};
 }
 
 std::tuple<at::Tensor, at::Tensor> elman_predict_cpu(const at::Tensor& x, const at::Tensor& w1,
@@ -188,6 +210,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> elman_seq_backward_cp
 TORCH_LIBRARY_IMPL(sinernn, CPU, m) {
   m.impl("step", &elman_step_cpu);
   m.impl("train", &elman_train_cpu);
+  m.impl("train_guarded", &elman_train_guarded_cpu);
   m.impl("predict", &elman_predict_cpu);
   m.impl("forecast", &elman_forecast_cpu);
   m.impl("seq_forward", &elman_seq_forward_cpu);

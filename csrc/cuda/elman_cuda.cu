@@ -128,6 +128,23 @@ at::Tensor elman_train_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor
   return losses[0];
 }
 
+// train without the error, so without waiting for the kernel: the launch already writes NaN from
+// the diverged epoch on.
+std::tuple<at::Tensor, at::Tensor> elman_train_guarded_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
+                                                            at::Tensor& w2, int64_t epochs, double lr) {
+  const char* op = "sinernn::train_guarded";
+  const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, kCUDA);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
+  ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
+  at::Tensor one1 = w1io.work.unsqueeze(0), one2 = w2io.work.unsqueeze(0);
+  const auto [losses, diverged] = launch_train_many(xc, yc, one1, one2, epochs, at::full({1}, lr, at::kDouble),
+                                                    ManySizes{s, 1, x.size(0), false});
+  w1io.write_back();
+  w2io.write_back();
+  return {losses[0], diverged[0]};
+}
+
 template <typename scalar_t, class S>
 __global__ void step_kernel(const scalar_t* x, const scalar_t* y, const scalar_t* h, scalar_t* h_new, scalar_t* pred,
                             scalar_t* dz, scalar_t* w1, scalar_t* w2, scalar_t* loss, scalar_t lr, S s) {
@@ -227,6 +244,7 @@ at::Tensor elman_forecast_cuda(const at::Tensor& x, const at::Tensor& w1, const 
 TORCH_LIBRARY_IMPL(sinernn, CUDA, m) {
   m.impl("step", &elman_step_cuda);
   m.impl("train", &elman_train_cuda);
+  m.impl("train_guarded", &elman_train_guarded_cuda);
   m.impl("predict", &elman_predict_cuda);
   m.impl("forecast", &elman_forecast_cuda);
   m.impl("train_many", &elman_train_many_cuda);
