@@ -127,7 +127,7 @@ def test_keyboard_interrupt_mid_epoch_restores_the_epoch_start(at_call):
 def test_keyboard_interrupt_after_a_chunk_of_the_whole_loop_op_undoes_the_chunk(monkeypatch):
     from sinernn import ops, trainer
 
-    real, calls = ops.train, []
+    real, calls = ops.train_guarded, []
 
     def train_then_interrupt(*args):
         calls.append(real(*args))
@@ -135,7 +135,7 @@ def test_keyboard_interrupt_after_a_chunk_of_the_whole_loop_op_undoes_the_chunk(
             raise KeyboardInterrupt  # as if Ctrl-C landed as the op returned
         return calls[-1]
 
-    monkeypatch.setattr(ops, "train", train_then_interrupt)
+    monkeypatch.setattr(ops, "train_guarded", train_then_interrupt)  # what the cpp backend calls
     monkeypatch.setattr(trainer, "CHUNK_STEPS", 100)  # 5 epochs of 20 steps a chunk
     x, y, w1, w2 = _tutorial()
     # A KeyboardInterrupt reaches this loop only from a caller's own SIGINT handler (sinernn's
