@@ -109,7 +109,6 @@ class DivergenceError(FloatingPointError):
             f"(lr={lr}); w1 and w2 are restored to {where}. A smaller lr usually helps."
         )
 
-
     def __reduce__(self):  # pickles with its fields (the default would call it with the message)
         return type(self), (self.epoch, self.step, self.lr, self.losses)
 
@@ -300,9 +299,10 @@ def train(
 
     Raises TypeError/ValueError naming the bad argument, before any weight is touched; raises
     DivergenceError when the loss stops being finite (w1, w2 then hold the end of the last finite
-    epoch; its ``losses`` are the completed epochs'). Ctrl-C (in the main thread) stops at the end of the current epoch and raises
-    TrainingInterrupted (a KeyboardInterrupt) carrying the completed epochs' result; a second
-    Ctrl-C stops at once, the weights put back to the end of the last complete epoch.
+    epoch; its ``losses`` are the completed epochs'). Ctrl-C (in the main thread) stops at the end
+    of the current epoch and raises TrainingInterrupted (a KeyboardInterrupt) carrying the completed
+    epochs' result; a second Ctrl-C stops at once, the weights put back to the end of the last
+    complete epoch.
     """
     L, F, O = checks.check_series(x, y)
     checks.check_weights(w1, w2, F, O)
