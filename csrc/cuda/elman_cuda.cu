@@ -111,9 +111,10 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cuda(const at::Tensor& x, co
   return out;
 }
 
-at::Tensor elman_train_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2, int64_t epochs,
-                            double lr) {
-  const char* op = "sinernn::train";
+// The whole run of train and train_guarded (train_many with N = 1): -> losses (epochs,), NaN from a
+// diverged epoch on, and diverged (2,) on the device, without waiting for the kernel.
+std::tuple<at::Tensor, at::Tensor> train_cuda(const char* op, const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
+                                              at::Tensor& w2, int64_t epochs, double lr) {
   const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, kCUDA);
   const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
@@ -123,26 +124,21 @@ at::Tensor elman_train_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor
                                                     ManySizes{s, 1, x.size(0), false});
   w1io.write_back();
   w2io.write_back();
-  const at::Tensor where = diverged.cpu();  // waits for the kernel
-  check_not_diverged(op, where[0][0].item<int64_t>(), where[0][1].item<int64_t>(), lr);
-  return losses[0];
+  return {losses[0], diverged[0]};
 }
 
-// train without the error, so without waiting for the kernel: the launch already writes NaN from
-// the diverged epoch on.
+at::Tensor elman_train_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1, at::Tensor& w2, int64_t epochs,
+                            double lr) {
+  const char* op = "sinernn::train";
+  const auto [losses, diverged] = train_cuda(op, x, y, w1, w2, epochs, lr);
+  const at::Tensor where = diverged.cpu();  // waits for the kernel
+  check_not_diverged(op, where[0].item<int64_t>(), where[1].item<int64_t>(), lr);
+  return losses;
+}
+
 std::tuple<at::Tensor, at::Tensor> elman_train_guarded_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
                                                             at::Tensor& w2, int64_t epochs, double lr) {
-  const char* op = "sinernn::train_guarded";
-  const ElmanSizes s = check_train_args(op, x, y, w1, w2, epochs, lr, kCUDA);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
-  ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
-  at::Tensor one1 = w1io.work.unsqueeze(0), one2 = w2io.work.unsqueeze(0);
-  const auto [losses, diverged] = launch_train_many(xc, yc, one1, one2, epochs, at::full({1}, lr, at::kDouble),
-                                                    ManySizes{s, 1, x.size(0), false});
-  w1io.write_back();
-  w2io.write_back();
-  return {losses[0], diverged[0]};
+  return train_cuda("sinernn::train_guarded", x, y, w1, w2, epochs, lr);
 }
 
 template <typename scalar_t, class S>
