@@ -88,16 +88,40 @@ def test_gcc_builds_without_half_filled_vectors(monkeypatch):
 
 
 def test_stack_position_check_runs(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "stack_position_check.py"
-    spec = importlib.util.spec_from_file_location("stack_position_check", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _load_script("stack_position_check")
     threads = torch.get_num_threads()
     assert script.main(["--depths", "3", "--calls", "2"]) == 0
     assert torch.get_num_threads() == threads  # it times one thread, then puts the setting back
     out = capsys.readouterr().out
     assert "by C-stack depth" in out and "max/min" in out
     assert len(out.splitlines()[1].split()) == 3  # one figure per depth
+
+
+def _load_script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_hidden_sizes_script_runs(capsys):
+    """scripts/hidden_sizes.py times the train op per H (compile-time sizes up to 16, run-time above),
+    on this checkout's build or on a given shared library (here the same one, already loaded)."""
+    script = _load_script("hidden_sizes")
+    threads = torch.get_num_threads()
+    assert script.main(["--hidden", "1,17", "--steps", "20", "--calls", "2"]) == 0
+    assert torch.get_num_threads() == threads
+    lines = capsys.readouterr().out.splitlines()
+    assert "this checkout" in lines[0]
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["H =   1", "H =  17"]
+    library = _extension.module().__file__
+    assert script.main(["--hidden", "3", "--steps", "5", "--calls", "1", "--library", library]) == 0
+    assert library in capsys.readouterr().out
+    for bad in (["--hidden", "1,x"], ["--hidden", "0"], ["--calls", "0"]):
+        with pytest.raises(SystemExit) as err:
+            script.main(bad)
+        assert err.value.code == 2

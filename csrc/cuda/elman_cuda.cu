@@ -2,8 +2,8 @@
 // (elman_math.h: __host__ __device__ under nvcc) and the same entry checks (elman_checks.h).
 //
 // train_many: one model per thread, the whole run in one launch. For the tutorial's sizes (F = O = 1,
-// H = 4, 6, 8: compile-time Sizes) a thread keeps its model's weights, epoch snapshot and workspace
-// in local arrays the compiler can hold in registers; for other sizes it trains the weights in place
+// H <= 8: compile-time Sizes) a thread keeps its model's weights, epoch snapshot and workspace in
+// local arrays the compiler can hold in registers; for other sizes it trains the weights in place
 // in global memory with its snapshot and workspace in a scratch tensor. The single-model ops are the
 // same code on one thread (train is train_many with N = 1): they exist so that CUDA tensors work
 // everywhere, not for speed: one tiny model is a latency-bound chain.
@@ -29,6 +29,9 @@ namespace sinernn {
 namespace {
 
 constexpr int kThreads = 128;
+// Compile-time sizes up to this H (F = O = 1): a thread holds (F+H)*H weights twice (and the rest) in
+// local arrays, which the registers hold at the tutorial's sizes; larger H would spill to local memory.
+constexpr int64_t kCudaFixedHidden = 8;
 constexpr auto kCUDA = c10::DeviceType::CUDA;
 
 struct ManyArgs {
@@ -81,7 +84,7 @@ std::tuple<at::Tensor, at::Tensor> launch_train_many(const at::Tensor& x, const 
   const ManyArgs a{m.N, m.L, epochs, m.per_model ? m.L * s.F : 0, m.per_model ? m.L * s.O : 0};
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_many_cuda", [&] {
-    with_sizes(s.F, s.H, s.O, [&](auto sizes) {
+    with_sizes<kCudaFixedHidden>(s.F, s.H, s.O, [&](auto sizes) {
       using S = decltype(sizes);
       at::Tensor scratch;
       if constexpr (!S::kFixed)
