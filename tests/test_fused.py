@@ -188,3 +188,29 @@ def test_loss_is_the_sum_of_step_losses():
         h, _, loss = ops.step(x[t], y[t], h, c1, c2, 0.05)
         total += loss
     assert res.losses[0].item() == total.item()
+
+
+# F = O = 1 with H up to 16 runs code compiled for that H (with_sizes in csrc/elman_math.h); 17 and
+# 18 run at run-time sizes. Every one of those builds must match the reference, and the whole-loop
+# op, the step binding and train_many must still agree to the last bit at each H.
+@pytest.mark.parametrize("H", range(1, 19))
+def test_every_compiled_hidden_size(H):
+    x, y, r1, r2 = problem(1, H, 1, L=9, seed=H)
+    f1, f2 = r1.clone(), r2.clone()
+    ref = reference.train(x, y, r1, r2, epochs=12, lr=0.05)
+    res = sinernn.train(x, y, f1, f2, epochs=12, lr=0.05, backend="cpp")
+    torch.testing.assert_close(res.losses, ref, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(f1, r1, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(f2, r2, rtol=1e-9, atol=1e-12)
+    x32, y32, w1, w2 = problem(1, H, 1, L=9, seed=H, dtype=torch.float32)
+    runs = []
+    for backend in ("cpp", "cpp-step"):
+        a1, a2 = w1.clone(), w2.clone()
+        runs.append((sinernn.train(x32, y32, a1, a2, epochs=12, lr=0.05, backend=backend).losses, a1, a2))
+    m1, m2 = w1.expand(3, -1, -1).clone(), w2.expand(3, -1, -1).clone()
+    many = sinernn.train_many(x32, y32, m1, m2, 12, 0.05, backend="cpp")
+    for n in range(3):
+        runs.append((many.losses[n], m1[n], m2[n]))
+    for run in runs[1:]:
+        for a, b in zip(runs[0], run):
+            assert torch.equal(a, b)
