@@ -51,10 +51,15 @@ def test_tutorial_run_float64_matches_reference(backend):
 @pytest.mark.parametrize("F,H,O", SIZES, ids=SIZE_IDS)
 @pytest.mark.parametrize("L", [1, 9])
 def test_whole_run_float64_matches_reference(F, H, O, L):
-    x, y, r1, r2 = problem(F, H, O, L=L)
+    assert_whole_run_float64_matches_reference(F, H, O, L, epochs=30)
+
+
+def assert_whole_run_float64_matches_reference(F, H, O, L, epochs, seed=1):
+    """The cpp whole-loop op against the reference in float64: per-epoch losses and weights to 1e-9."""
+    x, y, r1, r2 = problem(F, H, O, L=L, seed=seed)
     f1, f2 = r1.clone(), r2.clone()
-    ref = reference.train(x, y, r1, r2, epochs=30, lr=0.05)
-    res = sinernn.train(x, y, f1, f2, epochs=30, lr=0.05, backend="cpp")
+    ref = reference.train(x, y, r1, r2, epochs=epochs, lr=0.05)
+    res = sinernn.train(x, y, f1, f2, epochs=epochs, lr=0.05, backend="cpp")
     torch.testing.assert_close(res.losses, ref, rtol=1e-9, atol=1e-15)
     torch.testing.assert_close(f1, r1, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(f2, r2, rtol=1e-9, atol=1e-12)
@@ -195,13 +200,7 @@ def test_loss_is_the_sum_of_step_losses():
 # op, the step binding and train_many must still agree to the last bit at each H.
 @pytest.mark.parametrize("H", range(1, 19))
 def test_every_compiled_hidden_size(H):
-    x, y, r1, r2 = problem(1, H, 1, L=9, seed=H)
-    f1, f2 = r1.clone(), r2.clone()
-    ref = reference.train(x, y, r1, r2, epochs=12, lr=0.05)
-    res = sinernn.train(x, y, f1, f2, epochs=12, lr=0.05, backend="cpp")
-    torch.testing.assert_close(res.losses, ref, rtol=1e-9, atol=1e-15)
-    torch.testing.assert_close(f1, r1, rtol=1e-9, atol=1e-12)
-    torch.testing.assert_close(f2, r2, rtol=1e-9, atol=1e-12)
+    assert_whole_run_float64_matches_reference(1, H, 1, L=9, epochs=12, seed=H)
     x32, y32, w1, w2 = problem(1, H, 1, L=9, seed=H, dtype=torch.float32)
     runs = []
     for backend in ("cpp", "cpp-step"):
