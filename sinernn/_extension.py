@@ -63,7 +63,7 @@ def _jit_load(reason: str):
     if not native.CSRC.is_dir():
         raise RuntimeError(f"{reason}, and the C++ sources are not at {native.CSRC} to build it")
     settings = native.build_settings()
-    print(f"sinernn: {reason}; compiling the native ops for this torch (once, about a minute)", file=sys.stderr)
+    print(f"sinernn: {reason}; compiling the native ops for this torch (once, about two minutes)", file=sys.stderr)
     return cpp_extension.load(
         name="sinernn_C",
         sources=settings.sources,
