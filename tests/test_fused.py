@@ -213,3 +213,23 @@ def test_every_compiled_hidden_size(H):
     for run in runs[1:]:
         for a, b in zip(runs[0], run):
             assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("H", [1, 6, 7, 16])
+def test_compile_time_and_run_time_sizes_round_alike(H, dtype):
+    """csrc/elman_math.h claims the compile-time sizes (F = O = 1 here) and the run-time sizes do the
+    same arithmetic in the same order. A second input that is always 0 turns the problem into one of
+    F = 2 (run-time sizes) whose every rounding is the same: its row of w1 adds fma(0, w, z) = z to
+    each pre-activation and receives updates of -lr * 0 * dz = -0. So both runs agree to the bit."""
+    x, y, w1, w2 = problem(1, H, 1, L=13, seed=H, dtype=dtype)
+    spare_row = torch.linspace(-0.5, 0.5, H, dtype=dtype).reshape(1, H)
+    x2 = torch.cat([x, torch.zeros_like(x)], dim=1)
+    a1, a2 = w1.clone(), w2.clone()
+    b1, b2 = torch.cat([w1[:1], spare_row, w1[1:]]), w2.clone()
+    fixed = sinernn.train(x, y, a1, a2, epochs=15, lr=0.05, backend="cpp").losses
+    run_time = sinernn.train(x2, y, b1, b2, epochs=15, lr=0.05, backend="cpp").losses
+    assert torch.equal(fixed, run_time)
+    assert torch.equal(b1[1:2], spare_row)
+    assert torch.equal(torch.cat([b1[:1], b1[2:]]), a1) and torch.equal(b2, a2)
+    assert not torch.equal(a1, w1)  # it trained
