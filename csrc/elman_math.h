@@ -29,6 +29,16 @@
 #include <cstdint>
 #include <type_traits>
 
+// AVX-512 paths (float32: elman_tanh_n, and registers for H <= 16 in elman_forward and
+// elman_train_epoch) in CPU code built for a CPU that has AVX-512 F, DQ, VL and FMA (-march=native
+// there); everything else takes the general code. Both give the same results bit for bit.
+#if !defined(__CUDACC__) && defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && defined(__FMA__)
+#define SINERNN_AVX512 1
+#include <immintrin.h>
+#else
+#define SINERNN_AVX512 0
+#endif
+
 #if defined(__CUDACC__)
 #define SINERNN_HOST_DEVICE __host__ __device__ __forceinline__
 #else
@@ -76,53 +86,175 @@ SINERNN_HOST_DEVICE scalar_t fmadd(scalar_t a, scalar_t b, scalar_t c) {
 #endif
 }
 
-// tanh. float64: the C library's. float32: float arithmetic only, with no branch and no library
-// call, so loops over the hidden units vectorise (16 per AVX-512 register), and the same formula
-// serves the scalar loop, the lanes and CUDA:
-//   |x| < 0.9:  x + x^3 P(x^2), P of degree 6 fitted for least maximum relative error;
-//   |x| >= 0.9: 1 - 2 / (e + 1), e = exp(2 min(|x|, 9.5)) = 2^k p(r), r = 2|x| - k ln 2 (ln 2 in two
-//               parts, |r| <= 0.35), p the Taylor polynomial to r^7 (from 9.01 on tanh rounds to 1);
-// the sign put back at the end (tanh(-0) = -0). Both sides are evaluated and one is selected.
-// Measured against tanhl over every float of magnitude 2^-126 .. 10: at most 1.17 ulp (at 0.887;
-// scripts/tanh_accuracy.cpp); 1.25 ulp where fmadd is two roundings (a build without FMA). The
-// previous version, the large-|x| formula evaluated in double and rounded once, was within 0.93 ulp
-// by the same count (1 ulp off from 9.01 to 10, where it clamped at 9) at twice the cost: 1.2 vs
-// 0.57 ns per value, 16 to a vector, and 63 vs 55 ns per tutorial step. (torch's own float tanh:
-// 0.56 ulp on tests/test_tanh.py's 6 million floats.) NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
+// tanh. float64: the C library's. float32: float arithmetic only, no branch, no division and no
+// library call; the same arithmetic serves the scalar loops, CUDA, and the AVX-512 version
+// (elman_tanh_n), so all of them agree bit for bit.
+//   The interval of |x| is read off its bits: bits >> 21 is the exponent and the two leading
+//   mantissa bits, clamped to the 32 codes from 0.0390625 to 9.5; the code's low five bits pick the
+//   table slot. So the intervals are quarter binades, [0.047, 0.055), ... [1, 1.25), ... [4, 5),
+//   ... [8, 9.5], and interval 0 takes all of [0, 0.047). |x| is clamped at 9.5 (NaN passes):
+//   from 9.01 on tanh rounds to 1.
+//   On each: tanh(|x|) = c0 + t q(t), t = |x| - m (exact: m/2 <= |x| <= 2m), q of degree 4 in
+//   Estrin's form, the last step one multiply-add onto c0 = tanh(m), with m chosen so tanh(m) is
+//   within 0.0003 ulp of a float (0.13 in the last two intervals). Interval 0 is the odd series
+//   t (1 + t^2 (c3 + c5 t^2)) (m = 0). The sign is put back at the end (tanh(-0) = -0).
+// Coefficients: scripts/fit_tanh.py. Measured against tanhl over every float of magnitude
+// 2^-126 .. 10 (scripts/tanh_accuracy.cpp): at most 0.99 ulp (at 0.031, interval 0). The previous
+// version (x + x^3 P(x^2) below 0.9, 1 - 2 / (exp(2|x|) + 1) above, both evaluated) was within 1.17
+// ulp and took about twice as long: one AVX-512 register of 16 values 40 vs 84 cycles of latency,
+// 0.36 vs 0.79 ns a value in a loop (/tmp harness, one core). torch's own float tanh: 0.56 ulp on
+// tests/test_tanh.py's floats. NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
 template <typename scalar_t>
 SINERNN_HOST_DEVICE scalar_t elman_tanh(scalar_t x) {
   return std::tanh(x);
 }
 
+// The float32 tanh's table, one array of 32 slots per coefficient (64-byte aligned: each array is
+// two AVX-512 registers). Written by scripts/fit_tanh.py.
+struct alignas(64) TanhTable {
+  float m[32], c0[32], c1[32], c2[32], c3[32], c4[32], c5[32];
+};
+#define SINERNN_TANH_TABLE \
+  { \
+    {/* m */ \
+     2.24829912f, 2.74561214f, 3.24937725f, 3.74536014f, 4.49812365f, 5.49415159f, \
+     6.49243593f, 7.50953579f, 8.73092651f, 0.0f, 0.0508098006f, 0.058648821f, \
+     0.0702696741f, 0.0858125836f, 0.101625912f, 0.117159747f, 0.140553325f, 0.172056168f, \
+     0.202835843f, 0.234345883f, 0.281358659f, 0.343998641f, 0.406076401f, 0.468478769f, \
+     0.562405646f, 0.687190354f, 0.812932193f, 0.938661516f, 1.12540543f, 1.3735379f, \
+     1.623734f, 1.87375069f}, \
+    {/* c0 */ \
+     0.977952063f, 0.991788268f, 0.996993899f, 0.998884141f, 0.999752283f, 0.999966204f, \
+     0.99999541f, 0.999999404f, 0.99999994f, 0.0f, 0.0507661216f, 0.0585816689f, \
+     0.0701542422f, 0.0856025666f, 0.101277493f, 0.116626613f, 0.139635026f, 0.170378223f, \
+     0.200099155f, 0.230148137f, 0.274162084f, 0.331042528f, 0.385136127f, 0.43696937f, \
+     0.509760141f, 0.596174002f, 0.671204627f, 0.734606683f, 0.809440911f, 0.879495978f, \
+     0.925164044f, 0.953932941f}, \
+    {/* c1 */ \
+     0.043609757f, 0.0163560268f, 0.00600316655f, 0.00223047147f, 0.000495384447f, 6.75915289e-05f, \
+     9.17918987e-06f, 1.20049344e-06f, 1.04345467e-07f, 1.0f, 0.997422814f, 0.996568203f, \
+     0.995078385f, 0.992672205f, 0.989742875f, 0.98639822f, 0.980502069f, 0.970971286f, \
+     0.959960341f, 0.947031856f, 0.924835145f, 0.890410841f, 0.851670146f, 0.809057772f, \
+     0.74014461f, 0.64457655f, 0.549484372f, 0.460353017f, 0.344805419f, 0.226486817f, \
+     0.14407149f, 0.0900119469f}, \
+    {/* c2 */ \
+     -0.0426470451f, -0.0162208024f, -0.0059847096f, -0.00222782139f, -0.000494646258f, -6.75056363e-05f, \
+     -9.16782574e-06f, -1.33242384e-06f, 1.73296322e-09f, 0.0f, -0.0506355092f, -0.0583804995f, \
+     -0.0698090643f, -0.0849752426f, -0.100238547f, -0.115040369f, -0.136912465f, -0.16543211f, \
+     -0.192087159f, -0.217957571f, -0.253554732f, -0.294763803f, -0.328009009f, -0.353533387f, \
+     -0.37729612f, -0.384279788f, -0.368816465f, -0.338178456f, -0.279101431f, -0.19919537f, \
+     -0.133290187f, -0.0858654007f}, \
+    {/* c3 */ \
+     0.0271720923f, 0.010636894f, 0.00396585325f, 0.00148204621f, 0.000329636852f, 4.50223197e-05f, \
+     6.11576434e-06f, 7.89406442e-07f, 6.23507148e-08f, -0.333333224f, -0.333349645f, -0.33247599f, \
+     -0.326959997f, -0.323901951f, -0.320109576f, -0.31453988f, -0.307872176f, -0.295853913f, \
+     -0.281769872f, -0.26584217f, -0.238739371f, -0.199208185f, -0.157493949f, -0.115211017f, \
+     -0.054393284f, 0.0142473588f, 0.0643676817f, 0.0949802622f, 0.11097984f, 0.0996962041f, \
+     0.0752916932f, 0.0519055352f}, \
+    {/* c4 */ \
+     -0.0124192731f, -0.00518948305f, -0.00198025536f, -0.000746034144f, -0.000172590706f, -2.3588098e-05f, \
+     -3.20402705e-06f, 1.14811627e-07f, -2.26836207e-07f, 0.0f, 0.0435488895f, 0.0196955632f, \
+     0.0478917211f, 0.0546168759f, 0.0626863614f, 0.0778773502f, 0.0886412784f, 0.103930891f, \
+     0.119717099f, 0.133343711f, 0.149934813f, 0.164091468f, 0.170072988f, 0.16804485f, \
+     0.153330967f, 0.11956872f, 0.0797465518f, 0.0430296697f, 0.0035958169f, -0.0210466273f, \
+     -0.0251377821f, -0.0208806191f}, \
+    {/* c5 */ \
+     0.00397741748f, 0.00191604695f, 0.000771314139f, 0.000292990997f, 6.85902924e-05f, 9.31896921e-06f, \
+     1.26184091e-06f, 2.48841218e-07f, 4.00865048e-08f, 0.133169845f, 176.40361f, 184.60408f, \
+     2.22925544f, 3.84696102f, 4.38032532f, -10.7190809f, 0.617793262f, 1.26871252f, \
+     0.811173141f, 1.1316793f, 0.0408649333f, 0.0191718955f, -0.047532659f, -0.0105982209f, \
+     -0.0420297533f, -0.0631566793f, -0.0584095791f, -0.0535410941f, -0.0320313126f, -0.00958741736f, \
+     0.00137364038f, 0.00461797509f}, \
+  }
+#if defined(__CUDACC__)
+static __constant__ TanhTable kTanhTableDevice = SINERNN_TANH_TABLE;
+#endif
+inline constexpr TanhTable kTanhTable = SINERNN_TANH_TABLE;
+#undef SINERNN_TANH_TABLE
+constexpr uint32_t kTanhLowBits = 0x3D200000u;   // 0.0390625: the first code's interval starts here
+constexpr uint32_t kTanhHighBits = 0x41180000u;  // 9.5: the last code's (and the clamp)
+
 template <>
 SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
+#if defined(__CUDA_ARCH__)
+  const TanhTable& T = kTanhTableDevice;
+#else
+  const TanhTable& T = kTanhTable;
+#endif
   const float ax = std::fabs(x);
-  // small |x|: ax + ax^3 * q(ax^2), q in Estrin's scheme
-  const float s = ax * ax, s2 = s * s, s4 = s2 * s2;
-  const float q01 = fmadd(s, 0.13332977890968323f, -0.33333322405815125f);
-  const float q23 = fmadd(s, 0.021663542836904526f, -0.05392930284142494f);
-  const float q45 = fmadd(s, 0.00258266762830317f, -0.008264543488621712f);
-  const float q = fmadd(s4, fmadd(s2, -0.00045545989996753633f, q45), fmadd(s2, q23, q01));
-  const float small = fmadd(ax * s, q, ax);
-  // large |x|: 1 - 2 / (exp(y) + 1), y = 2|x|
-  const float y = 2.0f * (ax > 9.5f ? 9.5f : ax);  // NaN passes through
-  const float shift = 0x1.8p23f;                    // adding it rounds to an integer, kept in the low bits
-  const float kf = fmadd(y, 1.44269504088896341f, shift);  // k = round(y / ln 2), 0..27
-  uint32_t k_bits;
-  std::memcpy(&k_bits, &kf, sizeof kf);
-  const float k = kf - shift;
-  float r = fmadd(k, -0.693359375f, y);  // y - k ln 2: k * 0.693359375 is exact
-  r = fmadd(k, 2.12194440e-4f, r);
-  const float r2 = r * r, r4 = r2 * r2;  // e^r = sum r^n / n!, n <= 7
-  const float p01 = fmadd(r, 1.0f, 1.0f), p23 = fmadd(r, 1.0f / 6, 0.5f);
-  const float p45 = fmadd(r, 1.0f / 120, 1.0f / 24), p67 = fmadd(r, 1.0f / 5040, 1.0f / 720);
-  const float p = fmadd(r4, fmadd(r2, p67, p45), fmadd(r2, p23, p01));
-  const uint32_t scale_bits = (k_bits - 0x4B400000u + 127) << 23;  // 2^k: kf's bits are the shift's + k
-  float scale;
-  std::memcpy(&scale, &scale_bits, sizeof scale);
-  const float large = 1.0f - 2.0f / fmadd(p, scale, 1.0f);
-  return std::copysign(ax < 0.9f ? small : large, x);
+  uint32_t b;
+  std::memcpy(&b, &ax, sizeof ax);
+  b = b < kTanhLowBits ? kTanhLowBits : b;
+  b = b > kTanhHighBits ? kTanhHighBits : b;  // also Inf and NaN: their t says what they are
+  const int i = (b >> 21) & 31;
+  const float t = (ax > 9.5f ? 9.5f : ax) - T.m[i];
+  const float t2 = t * t;
+  const float q01 = fmadd(t, T.c2[i], T.c1[i]);
+  const float q23 = fmadd(t2, T.c5[i], fmadd(t, T.c4[i], T.c3[i]));
+  const float q = fmadd(t2, q23, q01);
+  return std::copysign(fmadd(t, q, T.c0[i]), x);
 }
+
+// out[q] = elman_tanh(in[q]) for q < n (in == out allowed). float32 with AVX-512 and FMA: 16 at a
+// time, the tables read with one two-register permute per coefficient, the same operations in
+// the same order, so bit for bit elman_tanh (scripts/tanh_accuracy.cpp checks every float).
+template <typename scalar_t>
+SINERNN_HOST_DEVICE void elman_tanh_n(const scalar_t* in, scalar_t* out, int64_t n) {
+  SINERNN_SIMD for (int64_t q = 0; q < n; ++q) out[q] = elman_tanh(in[q]);
+}
+
+#if SINERNN_AVX512
+inline __m512 elman_tanh16(__m512 x) {
+  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u));
+  const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+  const __m512i low = _mm512_set1_epi32(int32_t(kTanhLowBits)), high = _mm512_set1_epi32(int32_t(kTanhHighBits));
+  const __m512i b = _mm512_min_epu32(_mm512_max_epu32(_mm512_castps_si512(ax), low), high);
+  const __m512i i = _mm512_srli_epi32(b, 21);  // the permute reads its low five bits
+  auto slot = [&](const float* column) {
+    return _mm512_permutex2var_ps(_mm512_load_ps(column), i, _mm512_load_ps(column + 16));
+  };
+  const TanhTable& T = kTanhTable;
+  const __m512 t = _mm512_sub_ps(_mm512_min_ps(_mm512_set1_ps(9.5f), ax), slot(T.m));  // min: NaN passes
+  const __m512 t2 = _mm512_mul_ps(t, t);
+  const __m512 q01 = _mm512_fmadd_ps(t, slot(T.c2), slot(T.c1));
+  const __m512 q23 = _mm512_fmadd_ps(t2, slot(T.c5), _mm512_fmadd_ps(t, slot(T.c4), slot(T.c3)));
+  const __m512 q = _mm512_fmadd_ps(t2, q23, q01);
+  const __m512 p = _mm512_fmadd_ps(t, q, slot(T.c0));
+  // copysign: the sign bit from x, the rest from p
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(p), _mm512_castps_si512(x), sign, 0xD8));
+}
+
+template <>
+inline void elman_tanh_n<float>(const float* in, float* out, int64_t n) {
+  int64_t q = 0;
+  for (; q + 16 <= n; q += 16) _mm512_storeu_ps(out + q, elman_tanh16(_mm512_loadu_ps(in + q)));
+  if (q < n) {
+    const __mmask16 rest = __mmask16((1u << (n - q)) - 1);
+    _mm512_mask_storeu_ps(out + q, rest, elman_tanh16(_mm512_maskz_loadu_ps(rest, in + q)));
+  }
+}
+
+// Helpers of the AVX-512 paths for a compile-time H <= 16 (one register holds a model's hidden
+// units; lanes >= H zero), used by elman_forward and elman_train_epoch_avx512.
+struct Avx512Lanes {
+  // lane k of v in every lane
+  static __m512 lane(__m512 v, int k) { return _mm512_permutexvar_ps(_mm512_set1_epi32(k), v); }
+
+  // elman_output_dot for O = 1: part l (l < 8) sums h[l] w2[l], then h[l + 8] w2[l + 8] where
+  // l + 8 < H; then ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)).
+  template <int64_t kH>
+  static float output_dot(__m512 h, __m512 w2) {
+    const __m512 lo = _mm512_fmadd_ps(h, w2, _mm512_setzero_ps());  // lanes >= H: 0 * 0 + 0
+    __m256 part = _mm512_castps512_ps256(lo);
+    if constexpr (kH > 8)
+      part = _mm256_mask3_fmadd_ps(_mm512_extractf32x8_ps(h, 1), _mm512_extractf32x8_ps(w2, 1), part,
+                                   __mmask8((1u << (kH - 8)) - 1));
+    const __m256 pairs = _mm256_add_ps(part, _mm256_permute_ps(part, 0xB1));     // lane 2m: p(2m) + p(2m+1)
+    const __m256 quads = _mm256_add_ps(pairs, _mm256_permute_ps(pairs, 0x4E));  // lane 4m: the pairs' sums
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1)));
+  }
+};
+#endif
 
 // Column blocks. A pre-activation z[j] = sum_i xh_i * w1[i, j] is accumulated over the F+H rows
 // in a local array of compile-time width N (registers), not in memory: a chain through memory
@@ -197,7 +329,7 @@ SINERNN_HOST_DEVICE scalar_t elman_output_dot(const scalar_t* SINERNN_RESTRICT h
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_activate_and_output(scalar_t* SINERNN_RESTRICT h_new, const scalar_t* SINERNN_RESTRICT w2,
                                                    scalar_t* SINERNN_RESTRICT pred, S s) {
-  SINERNN_SIMD for (int64_t j = 0; j < s.H(); ++j) h_new[j] = elman_tanh(h_new[j]);
+  elman_tanh_n(h_new, h_new, s.H());
   for (int64_t k = 0; k < s.O(); ++k) pred[k] = elman_output_dot(h_new, w2, k, s);
 }
 
@@ -206,6 +338,23 @@ template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE void elman_forward(const scalar_t* SINERNN_RESTRICT x, const scalar_t* SINERNN_RESTRICT h,
                                        const scalar_t* SINERNN_RESTRICT w1, const scalar_t* SINERNN_RESTRICT w2,
                                        scalar_t* SINERNN_RESTRICT h_new, scalar_t* SINERNN_RESTRICT pred, S s) {
+#if SINERNN_AVX512
+  // float32, F = O = 1, a compile-time H <= 16: the same operations in registers (see
+  // elman_train_epoch_avx512 for why)
+  if constexpr (std::is_same_v<scalar_t, float> && S::kFixed && S::kFeatures == 1 && S::kOutputs == 1 &&
+                S::kHidden <= 16) {
+    constexpr int64_t kH = S::kHidden;
+    const __mmask16 m = __mmask16((1u << kH) - 1);
+    const __m512 hv = _mm512_maskz_loadu_ps(m, h);
+    __m512 acc = _mm512_fmadd_ps(_mm512_set1_ps(x[0]), _mm512_maskz_loadu_ps(m, w1), _mm512_setzero_ps());
+    SINERNN_UNROLL for (int64_t i = 1; i <= kH; ++i)
+      acc = _mm512_fmadd_ps(Avx512Lanes::lane(hv, int(i - 1)), _mm512_maskz_loadu_ps(m, w1 + i * kH), acc);
+    const __m512 hn = elman_tanh16(acc);
+    _mm512_mask_storeu_ps(h_new, m, hn);
+    pred[0] = Avx512Lanes::output_dot<kH>(hn, _mm512_maskz_loadu_ps(m, w2));
+    return;
+  }
+#endif
   elman_accumulate_rows(x, h, w1, h_new, s);
   elman_activate_and_output(h_new, w2, pred, s);
 }
@@ -314,6 +463,68 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
   elman_activate_and_output(z_next, w2, pred_next, s);
 }
 
+#if SINERNN_AVX512
+// elman_train_epoch for float32, F = O = 1 and a compile-time H <= 16, in AVX-512 registers: each
+// row of w1 (H+1 of them) and w2 one register (lanes >= H zero) for the whole epoch, the contexts
+// and dz registers too, the scalars a row needs taken from a context's lane by a permute. The
+// same operations on the same values in the same order as the general loop below (each lane is
+// one hidden unit), so the same result bit for bit (tests/test_fused.py compares it with the step
+// op, which takes the general path, at every such H). Why: written as arrays, the hidden units go
+// through memory between the loops, and a 16-wide tanh reading 6 values just stored one or two at
+// a time waits for those stores (measured: 80-93 vs 54-56 ns a tutorial step).
+template <int64_t kH>
+inline float elman_train_epoch_avx512(const float* x, const float* y, float* w1, float* w2, float lr, int64_t L,
+                                      int64_t* diverged) {
+  static_assert(kH >= 1 && kH <= 16, "one register a row");
+  constexpr int64_t kRows = kH + 1;
+  const __mmask16 m = __mmask16((1u << kH) - 1);
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), neg_lr = _mm512_set1_ps(-lr);
+  __m512 row[kRows];
+  SINERNN_UNROLL for (int64_t i = 0; i < kRows; ++i) row[i] = _mm512_maskz_loadu_ps(m, w1 + i * kH);
+  __m512 v2 = _mm512_maskz_loadu_ps(m, w2);
+  // step 0's forward (elman_forward from a zero context)
+  __m512 acc = _mm512_fmadd_ps(_mm512_set1_ps(x[0]), row[0], zero);
+  SINERNN_UNROLL for (int64_t i = 1; i < kRows; ++i) acc = _mm512_fmadd_ps(zero, row[i], acc);
+  __m512 h_prev = zero, h_cur = elman_tanh16(acc);
+  float pred = Avx512Lanes::output_dot<kH>(h_cur, v2);
+  float total = 0;
+  *diverged = -1;
+  for (int64_t t = 0; t < L; ++t) {
+    const float e = pred - y[t];
+    const float loss = fmadd(e, e, 0.0f) / 2;  // elman_loss
+    if (!std::isfinite(loss)) {
+      *diverged = t;
+      break;
+    }
+    total += loss;
+    // elman_backward_output
+    const __m512 ev = _mm512_set1_ps(e);
+    __m512 dz = _mm512_fmadd_ps(ev, v2, zero);
+    v2 = _mm512_fmadd_ps(neg_lr, _mm512_mul_ps(h_cur, ev), v2);
+    dz = _mm512_mul_ps(dz, _mm512_sub_ps(one, _mm512_mul_ps(h_cur, h_cur)));
+    // the w1 update (row factors -lr * xh_t[i]), fused with step t+1's forward unless t is the last
+    const __m512 c = _mm512_mul_ps(neg_lr, h_prev);
+    row[0] = _mm512_fmadd_ps(_mm512_set1_ps(-lr * x[t]), dz, row[0]);
+    if (t + 1 < L) {
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(x[t + 1]), row[0], zero);
+      SINERNN_UNROLL for (int64_t i = 1; i < kRows; ++i) {
+        row[i] = _mm512_fmadd_ps(Avx512Lanes::lane(c, int(i - 1)), dz, row[i]);
+        acc = _mm512_fmadd_ps(Avx512Lanes::lane(h_cur, int(i - 1)), row[i], acc);
+      }
+      h_prev = h_cur;
+      h_cur = elman_tanh16(acc);
+      pred = Avx512Lanes::output_dot<kH>(h_cur, v2);
+    } else {
+      SINERNN_UNROLL for (int64_t i = 1; i < kRows; ++i)
+        row[i] = _mm512_fmadd_ps(Avx512Lanes::lane(c, int(i - 1)), dz, row[i]);
+    }
+  }
+  SINERNN_UNROLL for (int64_t i = 0; i < kRows; ++i) _mm512_mask_storeu_ps(w1 + i * kH, m, row[i]);
+  _mm512_mask_storeu_ps(w2, m, v2);
+  return total;
+}
+#endif
+
 // Workspace of elman_train_epoch: three context buffers (H each), dz (H), pred (O).
 SINERNN_HOST_DEVICE constexpr int64_t elman_epoch_workspace(int64_t H, int64_t O) { return 4 * H + O; }
 
@@ -333,6 +544,11 @@ SINERNN_HOST_DEVICE bool elman_all_finite(const scalar_t* v, int64_t n) {
 template <typename scalar_t, class S>
 SINERNN_HOST_DEVICE scalar_t elman_train_epoch(const scalar_t* x, const scalar_t* y, scalar_t* w1, scalar_t* w2,
                                                scalar_t lr, scalar_t* workspace, int64_t L, S s, int64_t* diverged) {
+#if SINERNN_AVX512
+  if constexpr (std::is_same_v<scalar_t, float> && S::kFixed && S::kFeatures == 1 && S::kOutputs == 1 &&
+                S::kHidden <= 16)
+    return elman_train_epoch_avx512<S::kHidden>(x, y, w1, w2, lr, L, diverged);
+#endif
   const int64_t F = s.F(), H = s.H(), O = s.O();
   scalar_t* h_prev = workspace;      // context going into step t
   scalar_t* h_cur = h_prev + H;      // step t's new context
@@ -544,7 +760,7 @@ SINERNN_HOST_DEVICE void elman_lanes_sweep(const scalar_t* SINERNN_RESTRICT x_t,
     }
   }
   if constexpr (kForward) {
-    SINERNN_SIMD for (int64_t q = 0; q < H * V; ++q) z[q] = elman_tanh(acc[q]);
+    elman_tanh_n(acc, z, H * V);
     // elman_output_dot per lane: part m sums j = m, m+8, ... in j order; then the same tree
     for (int64_t k = 0; k < O; ++k) {
       SINERNN_SIMD for (int l = 0; l < V; ++l) {
