@@ -241,7 +241,9 @@ struct Avx512Lanes {
   static __m512 lane(__m512 v, int k) { return _mm512_permutexvar_ps(_mm512_set1_epi32(k), v); }
 
   // elman_output_dot for O = 1: part l (l < 8) sums h[l] w2[l], then h[l + 8] w2[l + 8] where
-  // l + 8 < H; then ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)).
+  // l + 8 < H; then ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)). Parts l >= H stay +0, and
+  // a sum with +0 is the other term except that -0 becomes +0, so for H <= 4 the tree is its
+  // nonzero part plus +0 once (H = 1: p0 + 0; H = 2: (p0 + p1) + 0; H <= 4: the left half + 0).
   template <int64_t kH>
   static float output_dot(__m512 h, __m512 w2) {
     const __m512 lo = _mm512_fmadd_ps(h, w2, _mm512_setzero_ps());  // lanes >= H: 0 * 0 + 0
@@ -249,8 +251,11 @@ struct Avx512Lanes {
     if constexpr (kH > 8)
       part = _mm256_mask3_fmadd_ps(_mm512_extractf32x8_ps(h, 1), _mm512_extractf32x8_ps(w2, 1), part,
                                    __mmask8((1u << (kH - 8)) - 1));
-    const __m256 pairs = _mm256_add_ps(part, _mm256_permute_ps(part, 0xB1));     // lane 2m: p(2m) + p(2m+1)
+    if constexpr (kH == 1) return _mm256_cvtss_f32(part) + 0.0f;
+    const __m256 pairs = _mm256_add_ps(part, _mm256_permute_ps(part, 0xB1));  // lane 2m: p(2m) + p(2m+1)
+    if constexpr (kH == 2) return _mm256_cvtss_f32(pairs) + 0.0f;
     const __m256 quads = _mm256_add_ps(pairs, _mm256_permute_ps(pairs, 0x4E));  // lane 4m: the pairs' sums
+    if constexpr (kH <= 4) return _mm256_cvtss_f32(quads) + 0.0f;
     return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1)));
   }
 };
