@@ -89,11 +89,11 @@ SINERNN_HOST_DEVICE scalar_t fmadd(scalar_t a, scalar_t b, scalar_t c) {
 // tanh. float64: the C library's. float32: float arithmetic only, no branch, no division and no
 // library call; the same arithmetic serves the scalar loops, CUDA, and the AVX-512 version
 // (elman_tanh_n), so all of them agree bit for bit.
-//   The interval of |x| is read off its bits: bits >> 21 is the exponent and the two leading
-//   mantissa bits, clamped to the 32 codes from 0.0390625 to 9.5; the code's low five bits pick the
-//   table slot. So the intervals are quarter binades, [0.047, 0.055), ... [1, 1.25), ... [4, 5),
-//   ... [8, 9.5], and interval 0 takes all of [0, 0.047). |x| is clamped at 9.5 (NaN passes):
-//   from 9.01 on tanh rounds to 1.
+//   |x| is clamped at 9.5 (NaN passes; from 9.01 on tanh rounds to 1), and its interval read off
+//   its bits: bits >> 21 is the exponent and the two leading mantissa bits, at least the code of
+//   0.0390625, so one of 32 codes (a NaN's lands anywhere: its t is NaN); the code's low five bits
+//   pick the table slot. So the intervals are quarter binades, [0.047, 0.055), ... [1, 1.25), ...
+//   [4, 5), ... [8, 9.5], and interval 0 takes all of [0, 0.047).
 //   On each: tanh(|x|) = c0 + t q(t), t = |x| - m (exact: m/2 <= |x| <= 2m), q of degree 4 in
 //   Estrin's form, the last step one multiply-add onto c0 = tanh(m), with m chosen so tanh(m) is
 //   within 0.0003 ulp of a float (0.13 in the last two intervals). Interval 0 is the odd series
@@ -171,8 +171,7 @@ static __constant__ TanhTable kTanhTableDevice = SINERNN_TANH_TABLE;
 #endif
 inline constexpr TanhTable kTanhTable = SINERNN_TANH_TABLE;
 #undef SINERNN_TANH_TABLE
-constexpr uint32_t kTanhLowBits = 0x3D200000u;   // 0.0390625: the first code's interval starts here
-constexpr uint32_t kTanhHighBits = 0x41180000u;  // 9.5: the last code's (and the clamp)
+constexpr uint32_t kTanhLowBits = 0x3D200000u;  // 0.0390625: the first code's interval starts here
 
 template <>
 SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
@@ -182,12 +181,12 @@ SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
   const TanhTable& T = kTanhTable;
 #endif
   const float ax = std::fabs(x);
+  const float axc = ax > 9.5f ? 9.5f : ax;  // NaN passes (any slot then gives NaN)
   uint32_t b;
-  std::memcpy(&b, &ax, sizeof ax);
+  std::memcpy(&b, &axc, sizeof axc);
   b = b < kTanhLowBits ? kTanhLowBits : b;
-  b = b > kTanhHighBits ? kTanhHighBits : b;  // also Inf and NaN: their t says what they are
   const int i = (b >> 21) & 31;
-  const float t = (ax > 9.5f ? 9.5f : ax) - T.m[i];
+  const float t = axc - T.m[i];
   const float t2 = t * t;
   const float q01 = fmadd(t, T.c2[i], T.c1[i]);
   const float q23 = fmadd(t2, T.c5[i], fmadd(t, T.c4[i], T.c3[i]));
@@ -207,14 +206,14 @@ SINERNN_HOST_DEVICE void elman_tanh_n(const scalar_t* in, scalar_t* out, int64_t
 inline __m512 elman_tanh16(__m512 x) {
   const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u));
   const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
-  const __m512i low = _mm512_set1_epi32(int32_t(kTanhLowBits)), high = _mm512_set1_epi32(int32_t(kTanhHighBits));
-  const __m512i b = _mm512_min_epu32(_mm512_max_epu32(_mm512_castps_si512(ax), low), high);
+  const __m512 axc = _mm512_min_ps(_mm512_set1_ps(9.5f), ax);  // min returns its second operand if NaN
+  const __m512i b = _mm512_max_epu32(_mm512_castps_si512(axc), _mm512_set1_epi32(int32_t(kTanhLowBits)));
   const __m512i i = _mm512_srli_epi32(b, 21);  // the permute reads its low five bits
   auto slot = [&](const float* column) {
     return _mm512_permutex2var_ps(_mm512_load_ps(column), i, _mm512_load_ps(column + 16));
   };
   const TanhTable& T = kTanhTable;
-  const __m512 t = _mm512_sub_ps(_mm512_min_ps(_mm512_set1_ps(9.5f), ax), slot(T.m));  // min: NaN passes
+  const __m512 t = _mm512_sub_ps(axc, slot(T.m));
   const __m512 t2 = _mm512_mul_ps(t, t);
   const __m512 q01 = _mm512_fmadd_ps(t, slot(T.c2), slot(T.c1));
   const __m512 q23 = _mm512_fmadd_ps(t2, slot(T.c5), _mm512_fmadd_ps(t, slot(T.c4), slot(T.c3)));
