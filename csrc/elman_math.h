@@ -101,8 +101,8 @@ SINERNN_HOST_DEVICE scalar_t fmadd(scalar_t a, scalar_t b, scalar_t c) {
 // Coefficients: scripts/fit_tanh.py. Measured against tanhl over every float of magnitude
 // 2^-126 .. 10 (scripts/tanh_accuracy.cpp): at most 0.99 ulp (at 0.031, interval 0). The previous
 // version (x + x^3 P(x^2) below 0.9, 1 - 2 / (exp(2|x|) + 1) above, both evaluated) was within 1.17
-// ulp and took about twice as long: one AVX-512 register of 16 values 40 vs 84 cycles of latency,
-// 0.36 vs 0.79 ns a value in a loop (/tmp harness, one core). torch's own float tanh: 0.56 ulp on
+// ulp and took about twice as long: one AVX-512 register of 16 values ~36 vs ~74 cycles of latency,
+// 0.36 vs 0.79 ns a value in a loop (standalone harness, one core). torch's own float tanh: 0.56 ulp on
 // tests/test_tanh.py's floats. NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
 template <typename scalar_t>
 SINERNN_HOST_DEVICE scalar_t elman_tanh(scalar_t x) {
@@ -473,9 +473,11 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
 // and dz registers too, the scalars a row needs taken from a context's lane by a permute. The
 // same operations on the same values in the same order as the general loop below (each lane is
 // one hidden unit), so the same result bit for bit (tests/test_fused.py compares it with the step
-// op, which takes the general path, at every such H). Why: written as arrays, the hidden units go
-// through memory between the loops, and a 16-wide tanh reading 6 values just stored one or two at
-// a time waits for those stores (measured: 80-93 vs 54-56 ns a tutorial step).
+// op, whose backward pass and update take the general path, at every such H, and with the
+// run-time-size path, the general code throughout, at H = 1, 6, 7, 16). Why: written as arrays, the
+// hidden units go through memory between the loops, and a 16-wide tanh reading 6 values just stored
+// one or two at a time waits for those stores (measured: 80-93 ns a tutorial step that way, against
+// 54-56 with the previous tanh and 40-45 with this kernel).
 template <int64_t kH>
 inline float elman_train_epoch_avx512(const float* x, const float* y, float* w1, float* w2, float lr, int64_t L,
                                       int64_t* diverged) {
