@@ -89,12 +89,17 @@ def cpu_tag() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def compiler() -> str:
+    """The C++ compiler torch's builder uses: $CXX, else c++."""
+    return os.environ.get("CXX", "c++")
+
+
 def compiler_is_gcc() -> bool:
     """Whether the C++ compiler torch's builder uses ($CXX, else c++) is GCC (for GCC-only flags)."""
     import subprocess
 
     try:
-        out = subprocess.run([os.environ.get("CXX", "c++"), "--version"], capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run([compiler(), "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return "clang" not in out.lower() and ("gcc" in out.lower() or "free software foundation" in out.lower())
@@ -170,4 +175,4 @@ def read_build_info(directory: str | os.PathLike) -> dict | None:
 
 
 def have_compiler() -> bool:
-    return shutil.which(os.environ.get("CXX", "c++")) is not None
+    return shutil.which(compiler()) is not None

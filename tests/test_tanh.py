@@ -11,15 +11,13 @@ of each of the table's interval edges, and the script itself on every 61st float
 and for the architecture's baseline.
 """
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
-from sinernn import ops
+from sinernn import _native_build, ops
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +82,7 @@ def test_float64_tanh_is_libms():
     torch.testing.assert_close(kernel_tanh(x), torch.tanh(x), rtol=4e-16, atol=1e-300)
 
 
-@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "c++")) is None, reason="needs a C++ compiler")
+@pytest.mark.skipif(not _native_build.have_compiler(), reason="needs a C++ compiler")
 @pytest.mark.parametrize("target", ["this CPU", "baseline"])
 def test_tanh_accuracy_script_on_every_61st_float(tmp_path, target):
     """scripts/tanh_accuracy.cpp on every 61st float up to 10: within MAX_ULP, odd, the special
@@ -93,7 +91,7 @@ def test_tanh_accuracy_script_on_every_61st_float(tmp_path, target):
     form only, no FMA: what SINERNN_PORTABLE=1 builds, and the same arithmetic CUDA runs)."""
     exe = tmp_path / "tanh_accuracy"
     march = ["-march=native"] if target == "this CPU" else []
-    build = [os.environ.get("CXX", "c++"), "-std=c++17", "-O2", *march, "-ffp-contract=off", "-fopenmp-simd"]
+    build = [_native_build.compiler(), "-std=c++17", "-O2", *march, "-ffp-contract=off", "-fopenmp-simd"]
     subprocess.run([*build, "-I", str(ROOT / "csrc"), str(ROOT / "scripts" / "tanh_accuracy.cpp"), "-o", str(exe)],
                    check=True, timeout=300)
     run = subprocess.run([str(exe), "61", str(MAX_ULP)], capture_output=True, text=True, timeout=300)
