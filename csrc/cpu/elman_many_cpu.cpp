@@ -12,7 +12,10 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../elman_checks.h"
@@ -22,10 +25,25 @@
 namespace sinernn {
 namespace {
 
-// Models per block: one AVX-512 register of lanes (measured: 16 floats beat 8; 32 were 5-8% faster in
-// a one-core harness on the header, but not clearly in the op with two threads: see the README).
+// Models per block of the general lane code: one AVX-512 register of lanes (measured: 16 floats beat 8).
 template <typename scalar_t>
 constexpr int kLanes = 64 / sizeof(scalar_t);
+
+// The AVX-512 kernel elman_train_epoch_lanes_avx512 serves float32, F = O = 1, H <= 6, where it is
+// faster than the general lane code; its blocks are kK registers of 16 lanes: 2 for H <= 3, where two
+// interleaved blocks hide the step's latency, else 1 (measured per H in a one-core harness; see the
+// kernel's comment).
+constexpr int64_t kAvx512LanesMaxHidden = 6, kAvx512PairedHidden = 3;
+template <typename scalar_t, class S>
+constexpr bool kAvx512Kernel = SINERNN_AVX512 && std::is_same_v<scalar_t, float> && S::kFixed &&
+                               S::kFeatures == 1 && S::kOutputs == 1 && S::kHidden <= kAvx512LanesMaxHidden;
+template <class S>
+constexpr int kAvx512Registers = S::kHidden <= kAvx512PairedHidden ? 2 : 1;
+template <typename scalar_t, class S>
+constexpr int block_lanes() {
+  if constexpr (kAvx512Kernel<scalar_t, S>) return 16 * kAvx512Registers<S>;
+  return kLanes<scalar_t>;
+}
 
 // One block of V lanes: models n0 .. n0+count-1 (count <= V; the rest of the lanes are padding with
 // zero weights and lr 0, which stay zero and finite).
@@ -44,6 +62,7 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
     neg_lr[l] = -static_cast<scalar_t>(lr[n0 + l]);  // as the single op: lr cast to scalar_t, negated
   }
   LaneSeries<scalar_t> ser{x, y, 0, 0};
+  std::vector<scalar_t> lane_x, lane_y;  // the AVX-512 kernel's per-model series: lane-major (L, V) copies
   if (per_model) {
     ser = {x + n0 * L * F, y + n0 * L * O, L * F, L * O};
     if (count < V) {
@@ -56,15 +75,42 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
       }
       ser = {padded_x.data(), padded_y.data(), L * F, L * O};
     }
+    if constexpr (kAvx512Kernel<scalar_t, S>) {  // F = O = 1
+      lane_x.resize(L * V);
+      lane_y.resize(L * V);
+      for (int64_t l = 0; l < V; ++l)
+        for (int64_t t = 0; t < L; ++t) {
+          lane_x[t * V + l] = ser.x[l * ser.x_lane_stride + t];
+          lane_y[t * V + l] = ser.y[l * ser.y_lane_stride + t];
+        }
+    }
   }
+  // One epoch of the block from the weights in snap1, snap2 to wb1, wb2, each lane's loss sum in total.
+  auto epoch = [&] {
+#if SINERNN_AVX512
+    if constexpr (kAvx512Kernel<scalar_t, S>) {  // reads snap, writes wb: no copy
+      constexpr int kH = int(S::kHidden), kK = kAvx512Registers<S>;
+      if (per_model)
+        elman_train_epoch_lanes_avx512<kH, kK, true>(lane_x.data(), lane_y.data(), snap1.data(), snap2.data(),
+                                                      wb1.data(), wb2.data(), neg_lr.data(), L, total.data());
+      else
+        elman_train_epoch_lanes_avx512<kH, kK, false>(x, y, snap1.data(), snap2.data(), wb1.data(), wb2.data(),
+                                                       neg_lr.data(), L, total.data());
+      return;
+    }
+#endif
+    wb1 = snap1;
+    wb2 = snap2;
+    elman_train_epoch_lanes<scalar_t, V>(ser, wb1.data(), wb2.data(), neg_lr.data(), workspace.data(), L, s,
+                                         total.data());
+  };
   std::vector<char> stopped(V, 0);  // the lane diverged: its weights stay at the end of its last finite epoch
   int64_t running = count;
   std::vector<scalar_t> one1(n1), one2(n2), one_snap(n1 + n2), one_ws(elman_epoch_workspace(H, O));
   for (int64_t e = 0; e < epochs && running > 0; ++e) {
-    snap1 = wb1;
-    snap2 = wb2;
-    elman_train_epoch_lanes<scalar_t, V>(ser, wb1.data(), wb2.data(), neg_lr.data(), workspace.data(), L, s,
-                                         total.data());
+    std::swap(snap1, wb1);  // the last epoch's weights are this one's start
+    std::swap(snap2, wb2);
+    epoch();
     // One vector pass for every lane: probe[l] = total + sum of w * 0 stays finite exactly when the
     // lane's total and all its weights are (0 * inf and 0 * NaN are NaN).
     scalar_t probe[V];
@@ -121,8 +167,6 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cpu(const at::Tensor& x, con
   at::Tensor losses = at::full({N, epochs}, std::numeric_limits<double>::quiet_NaN(), x.options());
   at::Tensor diverged = at::full({N, 2}, -1, x.options().dtype(at::kLong));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_many_cpu", [&] {
-    constexpr int V = kLanes<scalar_t>;
-    const int64_t blocks = (N + V - 1) / V;
     const scalar_t* xp = xc.const_data_ptr<scalar_t>();
     const scalar_t* yp = yc.const_data_ptr<scalar_t>();
     scalar_t* w1p = w1io.work.mutable_data_ptr<scalar_t>();
@@ -130,8 +174,14 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cpu(const at::Tensor& x, con
     scalar_t* lossp = losses.mutable_data_ptr<scalar_t>();
     int64_t* divp = diverged.mutable_data_ptr<int64_t>();
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
-      at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b) {
+      constexpr int V = block_lanes<scalar_t, decltype(sizes)>();
+      const int64_t blocks = (N + V - 1) / V;
+      // Each thread takes the next block as it finishes one (not a fixed half each): the cores of
+      // this kind of machine are shared and one may run slower for a while (measured: ... ).
+      std::atomic<int64_t> next{0};
+      const int64_t workers = std::min<int64_t>(blocks, at::get_num_threads());
+      at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
+        for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
           const int64_t n0 = b * V;
           train_block<scalar_t, V>(xp, yp, per_model, L, w1p, w2p, lrp, epochs, n0, std::min<int64_t>(V, N - n0),
                                    sizes, lossp, divp);
