@@ -29,9 +29,10 @@
 #include <cstdint>
 #include <type_traits>
 
-// AVX-512 paths (float32: elman_tanh_n, and registers for H <= 16 in elman_forward and
-// elman_train_epoch) in CPU code built for a CPU that has AVX-512 F, DQ, VL and FMA (-march=native
-// there); everything else takes the general code. Both give the same results bit for bit.
+// AVX-512 paths (float32: elman_tanh_n, registers for H <= 16 in elman_forward and
+// elman_train_epoch, and the batched op's elman_train_epoch_lanes_avx512 for F = O = 1) in CPU code
+// built for a CPU that has AVX-512 F, DQ, VL and FMA (-march=native there); everything else takes
+// the general code. Both give the same results bit for bit.
 #if !defined(__CUDACC__) && defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && defined(__FMA__)
 #define SINERNN_AVX512 1
 #include <immintrin.h>
