@@ -99,6 +99,17 @@ def test_divergence_per_model(dtype):
         assert res.losses[n, e:].isnan().all() and torch.isfinite(res.losses[n, :e]).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_divergence_over_many_epochs(dtype):
+    """150 epochs, models diverging at many different epochs (with the AVX-512 build, float32: 2-6, 18
+    and 119), the others running on: each epoch reads one of the block's two weight buffers and
+    writes the other, and a diverged model keeps the weights from before its last epoch."""
+    x, y, w1, w2 = batch(37, L=7, dtype=dtype, seed=3)
+    res = assert_same_as_single(x, y, w1, w2, 150, torch.linspace(0.3, 4.0, 37, dtype=torch.float64))
+    epochs = set(res.diverged[:, 0].tolist()) - {-1}
+    assert len(epochs) >= 3 and (res.diverged[:, 0] < 0).any()
+
+
 def test_float64_matches_the_reference():
     """The batched op against the autograd reference itself (not only the single op), float64."""
     x, y, w1, w2 = batch(5, 2, 5, 3, L=13, per_model=True)
