@@ -854,14 +854,18 @@ SINERNN_HOST_DEVICE void elman_train_epoch_lanes(const LaneSeries<scalar_t>& ser
 //    forward -> tanh -> output -> error -> dz, some 90 cycles a step) overlaps the other's;
 //  - the series: x[t] broadcast from memory when it is shared (lane stride 0), else one vector load
 //    from a lane-major copy (L, V) (kPerLane); both compiled, no branch in the loop.
-// Measured (one-core C++ harness, 1024 models, L = 20, 50 epochs; cycles per 16 model-steps counted
-// at the FMA rate measured in the same process; the machine shared and noisy, ~5%):
-//   H            1    2    3    4    5    6    7    8    9   12   16
-//   general     99  114  141  161  192  242  335  346  399  582 1088   (16 lanes)
-//   kK = 1      88   98  120  138  160  192  320  356  415  624  963
-//   kK = 2      45   60   80  140  181  233  341  340  401  726 1188
-// so train_many takes it for H <= 6 (kK = 2 up to H = 3); from H = 7 on the pre-activation sums and dz
-// no longer fit the registers beside the tanh's, and the general code is as fast or faster.
+// Measured (one-core C++ harness scripts/lanes_harness.cpp with the H changed, 1024 models, L = 20, 50
+// epochs; cycles per 16 model-steps counted at the FMA rate measured in the same process, medians of
+// 5-7 rounds; 2026-11-29; the same source varies ~10% between binaries, e.g. general H = 6 207-232):
+//   H            1    2    3    4    5    6    7    8    9   10   12   16
+//   general     88  103  137  160  188  231  251  299  347  408  526 1050   (16 lanes)
+//   kK = 1      86   99  116  136  163  192  224  281  339  392  498  918
+//   kK = 2      44   60   79  104  136  180  223  270  329  425  612 1579
+// so train_many takes it with kK = 2 for H <= 6. (An earlier session measured kK = 2 slower than
+// kK = 1 from H = 4 on, 140/181/233 against 138/160/192 cycles, and the general code as fast as
+// kK = 1 from H = 7 on; today's binaries disagree, the extension's too at H = 6: 229-230 -> 245 M
+// model-steps/s one thread.) From H = 10 on the pre-activation sums and dz of two blocks no longer fit
+// the registers beside the tanh's.
 // x, y: (L,) when !kPerLane, else (L, V), lane l's x[t] at x[t * V + l]. L >= 1. The epoch starts
 // from the weights in w1_in, w2_in and leaves its weights in w1, w2 (the same buffers, or others: the
 // caller keeps the epoch's start without copying it).

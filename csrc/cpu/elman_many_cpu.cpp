@@ -32,18 +32,17 @@ template <typename scalar_t>
 constexpr int kLanes = 64 / sizeof(scalar_t);
 
 // The AVX-512 kernel elman_train_epoch_lanes_avx512 serves float32, F = O = 1, H <= 6, where it is
-// faster than the general lane code; its blocks are kK registers of 16 lanes: 2 for H <= 3, where two
-// interleaved blocks hide the step's latency, else 1 (measured per H in a one-core harness; see the
-// kernel's comment).
-constexpr int64_t kAvx512LanesMaxHidden = 6, kAvx512PairedHidden = 3;
+// faster than the general lane code; its blocks are two registers of 16 lanes (kK = 2), whose two
+// interleaved blocks hide the step's latency (measured per H in a one-core harness; see the kernel's
+// comment).
+constexpr int64_t kAvx512LanesMaxHidden = 6;
+constexpr int kAvx512Registers = 2;
 template <typename scalar_t, class S>
 constexpr bool kAvx512Kernel = SINERNN_AVX512 && std::is_same_v<scalar_t, float> && S::kFixed &&
                                S::kFeatures == 1 && S::kOutputs == 1 && S::kHidden <= kAvx512LanesMaxHidden;
-template <class S>
-constexpr int kAvx512Registers = S::kHidden <= kAvx512PairedHidden ? 2 : 1;
 template <typename scalar_t, class S>
 constexpr int block_lanes() {
-  if constexpr (kAvx512Kernel<scalar_t, S>) return 16 * kAvx512Registers<S>;
+  if constexpr (kAvx512Kernel<scalar_t, S>) return 16 * kAvx512Registers;
   return kLanes<scalar_t>;
 }
 
@@ -130,7 +129,7 @@ void train_block(const scalar_t* x, const scalar_t* y, bool per_model, int64_t L
   auto epoch = [&] {
 #if SINERNN_AVX512
     if constexpr (kAvx512Kernel<scalar_t, S>) {  // reads snap, writes wb: no copy
-      constexpr int kH = int(S::kHidden), kK = kAvx512Registers<S>;
+      constexpr int kH = int(S::kHidden), kK = kAvx512Registers;
       if (per_model)
         elman_train_epoch_lanes_avx512<kH, kK, true>(lane_x.data(), lane_y.data(), snap1.data(), snap2.data(),
                                                       wb1.data(), wb2.data(), neg_lr.data(), L, total.data());
