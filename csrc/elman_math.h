@@ -861,11 +861,11 @@ SINERNN_HOST_DEVICE void elman_train_epoch_lanes(const LaneSeries<scalar_t>& ser
 //   general     88  103  137  160  188  231  251  299  347  408  526 1050   (16 lanes)
 //   kK = 1      86   99  116  136  163  192  224  281  339  392  498  918
 //   kK = 2      44   60   79  104  136  180  223  270  329  425  612 1579
-// so train_many takes it with kK = 2 for H <= 6. (An earlier session measured kK = 2 slower than
+// so train_many takes it with kK = 2 for H <= 9. (An earlier session measured kK = 2 slower than
 // kK = 1 from H = 4 on, 140/181/233 against 138/160/192 cycles, and the general code as fast as
-// kK = 1 from H = 7 on; today's binaries disagree, the extension's too at H = 6: 229-230 -> 245 M
-// model-steps/s one thread.) From H = 10 on the pre-activation sums and dz of two blocks no longer fit
-// the registers beside the tanh's.
+// kK = 1 from H = 7 on; today's binaries disagree, and so does the extension: see train_many's
+// elman_many_cpu.cpp.) From H = 10 on the pre-activation sums and dz of two blocks no longer fit the
+// registers beside the tanh's.
 // x, y: (L,) when !kPerLane, else (L, V), lane l's x[t] at x[t * V + l]. L >= 1. The epoch starts
 // from the weights in w1_in, w2_in and leaves its weights in w1, w2 (the same buffers, or others: the
 // caller keeps the epoch's start without copying it).

@@ -76,7 +76,7 @@ def test_batched_equals_single_sizes(F, H, O, per_model, dtype):
 @pytest.mark.parametrize("H", range(1, 17))
 def test_batched_equals_single_every_small_hidden_size(H, per_model):
     """F = O = 1, H <= 16, float32: the sizes of the AVX-512 kernels (the lane kernel of train_many for
-    H <= 6, in blocks of 32 models, and the single model's register kernel), with N = 35 (not a
+    H <= 9, in blocks of 32 models, and the single model's register kernel), with N = 35 (not a
     multiple of a block: padding lanes) and some models diverging in the middle of an epoch."""
     x, y, w1, w2 = batch(35, 1, H, 1, L=23, per_model=per_model, dtype=torch.float32, seed=H)
     lrs = torch.cat([torch.linspace(0.0, 0.5, 30, dtype=torch.float64), torch.tensor([20.0, 50.0, 3e3, 1e5, 1e7])])

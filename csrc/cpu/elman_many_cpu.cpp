@@ -31,11 +31,14 @@ namespace {
 template <typename scalar_t>
 constexpr int kLanes = 64 / sizeof(scalar_t);
 
-// The AVX-512 kernel elman_train_epoch_lanes_avx512 serves float32, F = O = 1, H <= 6, where it is
+// The AVX-512 kernel elman_train_epoch_lanes_avx512 serves float32, F = O = 1, H <= 9, where it is
 // faster than the general lane code; its blocks are two registers of 16 lanes (kK = 2), whose two
-// interleaved blocks hide the step's latency (measured per H in a one-core harness; see the kernel's
-// comment).
-constexpr int64_t kAvx512LanesMaxHidden = 6;
+// interleaved blocks hide the step's latency (measured per H in a one-core harness, see the kernel's
+// comment, and in this op: 1024 models, 30 epochs, one thread, three alternations, M model-steps/s;
+// against the kernel with kK = 1, H = 5: 248-258 -> 288-293, H = 6: 215-217 -> 230-231; against the
+// general code, H = 7: 168-172 -> 191-193, H = 8: 144-147 -> 157-159, H = 9: 106-108 -> 117-119; from
+// H = 10 on, the kernel with kK = 1 was slower than the general code at H = 10 and 12, faster at 16).
+constexpr int64_t kAvx512LanesMaxHidden = 9;
 constexpr int kAvx512Registers = 2;
 template <typename scalar_t, class S>
 constexpr bool kAvx512Kernel = SINERNN_AVX512 && std::is_same_v<scalar_t, float> && S::kFixed &&
