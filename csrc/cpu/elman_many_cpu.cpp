@@ -37,7 +37,8 @@ constexpr int kLanes = 64 / sizeof(scalar_t);
 // comment, and in this op: 1024 models, 30 epochs, one thread, three alternations, M model-steps/s;
 // against the kernel with kK = 1, H = 5: 248-258 -> 288-293, H = 6: 215-217 -> 230-231; against the
 // general code, H = 7: 168-172 -> 191-193, H = 8: 144-147 -> 157-159, H = 9: 106-108 -> 117-119; from
-// H = 10 on, the kernel with kK = 1 was slower than the general code at H = 10 and 12, faster at 16).
+// H = 10 on, the kernel with kK = 1 was slower than the general code at H = 10-13, level at 14 and 15,
+// faster at 16 only: 47 against 39-40).
 constexpr int64_t kAvx512LanesMaxHidden = 9;
 constexpr int kAvx512Registers = 2;
 template <typename scalar_t, class S>
