@@ -76,16 +76,18 @@ using LaneBuffer = std::vector<T, CacheLineAllocator<T>>;
 // total + the sum of w * 0 over the rows of a lane's weights (stride V): finite exactly when total
 // and every weight are. Four interleaved sums: as one, a chain of n1 + n2 dependent adds, it held up
 // the next epoch (measured, tutorial's sizes, 4096 models, one thread, three alternations against
-// the single chain: L = 2, 500 epochs 74-97 -> 99-113 M model-steps/s; at L = 20 within the noise,
-// where the whole per-epoch cost, probe included, was ~350 cycles of ~5000 an epoch and block).
+// the single chain: L = 2, 500 epochs 74-97 -> 99-113 M model-steps/s; at L = 20 within the noise).
 template <int V, typename scalar_t>
 inline scalar_t lane_probe(scalar_t total, const scalar_t* w1, int64_t n1, const scalar_t* w2, int64_t n2) {
   scalar_t a[4] = {total, 0, 0, 0};
-  int64_t q = 0;
-  for (; q + 4 <= n1; q += 4)
-    for (int c = 0; c < 4; ++c) a[c] += w1[(q + c) * V] * scalar_t(0);
-  for (; q < n1; ++q) a[0] += w1[q * V] * scalar_t(0);
-  for (q = 0; q < n2; ++q) a[1 + q % 3] += w2[q * V] * scalar_t(0);
+  auto add = [&a](const scalar_t* w, int64_t n) {
+    int64_t q = 0;
+    for (; q + 4 <= n; q += 4)
+      for (int c = 0; c < 4; ++c) a[c] += w[(q + c) * V] * scalar_t(0);
+    for (; q < n; ++q) a[0] += w[q * V] * scalar_t(0);
+  };
+  add(w1, n1);
+  add(w2, n2);
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
