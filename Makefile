@@ -1,8 +1,9 @@
 # The two commands of the README, each self-contained on a fresh machine:
 #   make train   set up .venv if needed, train the tutorial's network, print its log, write sine_wave.png
 #   make test    set up .venv if needed, run the tests
-# Set-up: a virtual environment with torch (CPU build by default) and sinernn installed editable,
-# its C++ ops compiled against that very torch. Rebuilt when csrc/ or the build files change.
+# Set-up: a virtual environment with torch (CPU build by default), then `pip install -e ".[test]"`
+# exactly as the README has users type it (its build backend compiles the C++ ops against that very
+# torch). Redone when csrc/ or the build files change.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
@@ -13,10 +14,10 @@ STAMP := $(VENV)/.sinernn-installed
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml sinernn/_native_build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
+$(STAMP): setup.py pyproject.toml build_backend/sinernn_build.py sinernn/_native_build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)" "setuptools>=64" wheel ninja
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 train: $(STAMP)

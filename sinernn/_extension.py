@@ -1,6 +1,6 @@
 """Loading the native ops (torch.ops.sinernn.*).
 
-The ahead-of-time module ``sinernn._C`` (built by ``pip install --no-build-isolation -e .``) is
+The ahead-of-time module ``sinernn._C`` (built by ``pip install -e .``, see docs/building.md) is
 used when it was built from the current sources against the torch that is running. Otherwise
 the same sources are compiled on first use with ``torch.utils.cpp_extension.load`` (ninja),
 saying so in one line. A binary is never loaded against a torch it was not built for.
@@ -62,8 +62,9 @@ def _jit_load(reason: str):
 
     if not native.CSRC.is_dir():
         raise RuntimeError(f"{reason}, and the C++ sources are not at {native.CSRC} to build it")
-    settings = native.build_settings()
-    print(f"sinernn: {reason}; compiling the native ops for this torch (once, about two minutes)", file=sys.stderr)
+    settings = native.build_settings(announce=False)
+    cpu_only = f" (CPU only: {settings.cuda_note})" if settings.cuda_note and torch.version.cuda else ""
+    print(f"sinernn: {reason}; compiling the native ops for this torch (once, about two minutes){cpu_only}", file=sys.stderr)
     return cpp_extension.load(
         name="sinernn_C",
         sources=settings.sources,

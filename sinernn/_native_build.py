@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class BuildSettings:
     cuda: bool
     debug: bool
     sanitize: bool
+    #: Why the CUDA kernels are not built under SINERNN_CUDA=auto (None when built, or when switched off).
+    cuda_note: str | None = None
 
 
 def cpu_sources(root: Path = CSRC) -> list[str]:
@@ -52,24 +55,95 @@ def sources_digest(root: Path = CSRC) -> str:
     return h.hexdigest()
 
 
-def want_cuda(switch: str | None = None) -> bool:
-    """Resolve SINERNN_CUDA (auto|0|1). auto: a CUDA build of torch and nvcc, no GPU needed."""
-    import torch
-    from torch.utils import cpp_extension
+def want_cuda(switch: str | None = None, announce: bool = True) -> bool:
+    """Resolve SINERNN_CUDA (auto|0|1); no GPU is needed to build.
 
+    auto: the CUDA kernels are built when torch is a CUDA build, csrc/cuda/ has sources and the
+    toolkit torch's builder would use (``cpp_extension.CUDA_HOME``) compiles *and links* a probe
+    kernel; otherwise only the CPU ops are built, and one line on stderr says why. 1: build them or
+    raise RuntimeError saying why not. 0: never.
+    """
     switch = (switch if switch is not None else os.environ.get("SINERNN_CUDA", "auto")).strip().lower()
     if switch not in ("auto", "0", "1"):
         raise ValueError(f"SINERNN_CUDA must be auto, 0 or 1, got {switch!r}")
     if switch == "0":
         return False
-    has_toolkit = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
-    if switch == "1" and not has_toolkit:
-        raise RuntimeError(
-            "SINERNN_CUDA=1 but CUDA cannot be built here: "
-            f"torch.version.cuda={torch.version.cuda}, CUDA_HOME={cpp_extension.CUDA_HOME} "
-            "(install a CUDA build of torch and set CUDA_HOME to the toolkit)"
-        )
-    return has_toolkit and bool(cuda_sources()) if switch == "auto" else True
+    problem = cuda_problem()
+    if problem is None:
+        return True
+    if switch == "1":
+        raise RuntimeError(f"SINERNN_CUDA=1 but CUDA cannot be built here: {problem}")
+    if announce and problem not in _cuda_reason_told:
+        _cuda_reason_told.add(problem)
+        print(f"sinernn: building the CPU ops only (SINERNN_CUDA=auto): {problem}", file=sys.stderr)
+    return False
+
+
+_cuda_reason_told: set[str] = set()
+_cuda_problem_cache: dict[str, str | None] = {}
+
+_PROBE_CU = """
+#include <cuda_runtime.h>
+__global__ void probe(float *x) { x[threadIdx.x] += 1.0f; }
+int main() { probe<<<1, 1>>>(nullptr); return cudaDeviceSynchronize() == cudaSuccess ? 0 : 1; }  // built, never run
+"""
+
+
+def cuda_problem() -> str | None:
+    """Why the CUDA kernels can't be built here, or None when they can: torch must be a CUDA build,
+    csrc/cuda/ must have sources, and the toolkit at ``cpp_extension.CUDA_HOME`` must compile a
+    kernel with its nvcc and link it against the cudart in the library folders torch's builder
+    passes to the linker (the check a ``cannot find -lcudart`` build fails; a few seconds, once)."""
+    import torch
+    from torch.utils import cpp_extension
+
+    home = cpp_extension.CUDA_HOME
+    key = f"{torch.version.cuda}|{home}"
+    if key in _cuda_problem_cache:
+        return _cuda_problem_cache[key]
+    if torch.version.cuda is None:
+        problem = f"torch {torch.__version__} is not a CUDA build"
+    elif not cuda_sources():
+        problem = f"no CUDA sources in {CSRC / 'cuda'}"
+    elif home is None:
+        problem = "no CUDA toolkit found (set CUDA_HOME to the toolkit's folder)"
+    else:
+        problem = _probe_toolkit(home)
+    _cuda_problem_cache[key] = problem
+    return problem
+
+
+def _probe_toolkit(home: str) -> str | None:
+    import subprocess
+    import tempfile
+
+    from torch.utils import cpp_extension
+
+    nvcc = os.path.join(home, "bin", "nvcc")
+    try:
+        lib_dirs = cpp_extension.library_paths(device_type="cuda")
+    except TypeError:  # torch < 2.6: library_paths(cuda=True)
+        lib_dirs = cpp_extension.library_paths(cuda=True)
+    with tempfile.TemporaryDirectory(prefix="sinernn-cuda-probe-") as tmp:
+        src = os.path.join(tmp, "probe.cu")
+        with open(src, "w") as f:
+            f.write(_PROBE_CU)
+        steps = [
+            ("compile", [nvcc, "-c", src, "-o", os.path.join(tmp, "probe.o")]),
+            ("link", [compiler(), os.path.join(tmp, "probe.o"), "-o", os.path.join(tmp, "probe"),
+                      *(f"-L{d}" for d in lib_dirs), "-lcudart"]),
+        ]
+        for what, cmd in steps:
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            except (OSError, subprocess.SubprocessError) as exc:
+                return f"the toolkit at CUDA_HOME={home} can't {what} a probe kernel ({exc})"
+            if out.returncode != 0:
+                lines = [ln.strip() for ln in (out.stderr + out.stdout).splitlines() if ln.strip()]
+                why = next((ln for ln in lines if any(w in ln.lower() for w in ("error", "cannot find", "undefined"))),
+                           lines[0] if lines else "no output")
+                return f"the toolkit at CUDA_HOME={home} can't {what} a probe kernel: {why}"
+    return None
 
 
 def portable() -> bool:
@@ -111,9 +185,12 @@ def sanitize() -> bool:
     return os.environ.get("SINERNN_SANITIZE", "0") == "1"
 
 
-def build_settings() -> BuildSettings:
+def build_settings(announce: bool = True) -> BuildSettings:
+    """Sources and flags of the native module. announce: say on stderr why CUDA is left out (auto)."""
     debug = os.environ.get("SINERNN_DEBUG", "0") == "1"
-    cuda = want_cuda()
+    cuda = want_cuda(announce=announce)
+    cuda_off = os.environ.get("SINERNN_CUDA", "auto").strip().lower() == "0"
+    note = None if cuda or cuda_off else cuda_problem()
     opt = ["-O0", "-g"] if debug else ["-O3"]
     # -march=native: AVX-512 and FMA where the CPU has them (SINERNN_PORTABLE=1 for a binary that
     # runs on any CPU of the architecture). -ffp-contract=off: the compiler fuses no multiply-add
@@ -148,7 +225,7 @@ def build_settings() -> BuildSettings:
         os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
     macros = [("SINERNN_WITH_CUDA", None)] if cuda else []
     sources = cpu_sources() + (cuda_sources() if cuda else [])
-    return BuildSettings(sources, cflags, cuda_cflags, ldflags, macros, cuda, debug, sanitize())
+    return BuildSettings(sources, cflags, cuda_cflags, ldflags, macros, cuda, debug, sanitize(), note)
 
 
 def write_build_info(directory: str | os.PathLike, cuda: bool) -> Path:
