@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from sinernn.model import ElmanRNN
+from sinernn import Forecaster
 from sinernn.plots import plot_forecast
 
 PERIOD, TRAIN, AHEAD = 40, 400, 80
@@ -17,7 +17,7 @@ PERIOD, TRAIN, AHEAD = 40, 400, 80
 
 def main(path: str = "docs/forecast.png") -> None:
     s = np.sin(np.arange(TRAIN + AHEAD) * 2 * np.pi / PERIOD)
-    model = ElmanRNN(12, lr=0.01, dtype=torch.float64, normalize=False).fit(s[:TRAIN], 5000)
+    model = Forecaster(12, lr=0.01, dtype=torch.float64, normalize=False).fit(s[:TRAIN], 5000)
     fc = model.forecast(AHEAD)[:, 0]
     err = np.abs(fc - s[TRAIN:])
     print(f"{model}; final training loss {model.history.train[-1]:.4g}")

@@ -19,6 +19,6 @@ export LD_PRELOAD="$ASAN_RT $UBSAN_RT"   # the runtimes must come first in Pytho
 "$PY" -m pytest -q -p no:cacheprovider \
   tests/test_fused.py tests/test_ops.py tests/test_errors.py tests/test_divergence.py tests/test_reference.py \
   tests/test_verify.py tests/test_hostile.py tests/test_properties.py tests/test_threads.py tests/test_checkpoint.py \
-  tests/test_model.py tests/test_cell.py tests/test_many.py tests/test_tanh.py \
+  tests/test_forecaster.py tests/test_files.py tests/test_cell.py tests/test_many.py tests/test_tanh.py \
   --deselect tests/test_cell.py::test_torch_compile_fullgraph_training_step_matches_eager "$@"
 echo "sanitizers: no findings"

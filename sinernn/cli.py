@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -19,9 +20,11 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TRAIN_EXAMPLES = """examples:
   sinernn train                              the tutorial: 300 epochs, lr 0.1, 6 hidden units, plot to sine_wave.png
   sinernn train --backend reference          the same run through PyTorch autograd (about a second)
-  sinernn train --data sensors.csv --columns a b c --val-frac 0.2 --hidden 12 --lr 0.02 --epochs 500 \\
+  sinernn train --data sensors.csv --columns a b c --val-frac 0.2 --hidden-size 12 --lr 0.02 --epochs 500 \\
                 --save sensors.pt --plot fit.png --loss-plot loss.png
                                              columns a, b, c at t -> the same at t+1, z-scored, last 20% held out
+  sinernn train --data co2.csv --time-column date --columns co2 --missing interpolate
+                                             a pandas/Excel CSV: dates label the plot, gaps filled (and counted)
   sinernn train --data prices.npy --columns 0 --targets 1 --save m.pt
   sinernn train --epochs 1000000 --save model.pt     Ctrl-C stops at an epoch boundary and still saves
 """
@@ -76,24 +79,37 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} us"
 
 
+def _read_table(data: str, columns, time_column, missing: str, command: str) -> series.Table:
+    """The series file, its filled-value warning (if any) printed as one line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", series.MissingValuesFilled)
+        table = series.as_table(data, columns, time_column=time_column, missing=missing)
+    for w in caught:
+        print(f"sinernn {command}: {w.message}", file=sys.stderr)
+    return table
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .model import ElmanRNN
+    from .forecaster import Forecaster
 
     dtype = DTYPES[args.dtype]
+    time_name = None
     if args.data is not None:
         if args.seq_length is not None:
             raise SystemExit("sinernn train: give --data or --seq-length, not both (--data sets the length)")
-        table = series.as_table(args.data)
-        time = np.arange(table.values.shape[0], dtype=np.float64)
+        wanted = None if args.columns is None else args.columns + (args.targets or [])
+        table = _read_table(args.data, wanted, args.time_column, args.missing, "train")
+        time = table.time if table.time is not None else np.arange(table.values.shape[0], dtype=np.float64)
+        time_name = table.time_name
         normalize = not args.no_normalize
     else:
-        if args.columns or args.targets or args.val_frac:
-            raise SystemExit("sinernn train: --columns, --targets and --val-frac need --data")
+        if args.columns or args.targets or args.val_frac or args.time_column:
+            raise SystemExit("sinernn train: --columns, --targets, --time-column and --val-frac need --data")
         seq_length = 20 if args.seq_length is None else args.seq_length
         time = sine_time(seq_length)
         table = series.Table(np.sin(time)[:, None], ["sin"], f"sine wave, {seq_length} steps")
         normalize = False  # the tutorial trains on the raw sine
-    model = ElmanRNN(args.hidden, lr=args.lr, seed=args.seed, dtype=dtype, backend=args.backend, normalize=normalize)
+    model = Forecaster(args.hidden_size, lr=args.lr, seed=args.seed, dtype=dtype, backend=args.backend, normalize=normalize)
     try:
         model.fit(table, args.epochs, columns=args.columns, targets=args.targets, val_frac=args.val_frac,
                   progress=False if args.quiet else None)
@@ -103,18 +119,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             model.save(args.save)
             print(f"checkpoint written to {args.save} ({model.epochs_trained} epochs)", file=sys.stderr)
         return 130  # as a shell reports a program stopped by SIGINT
-    run, losses = model.last_run, model.history.train
+    run, losses = model.last_run, model.history.train_total
 
     if args.log_every > 0 and not args.quiet:
         for i in range(0, len(losses), args.log_every):
-            val = f" val_loss {model.history.val[i]}" if model.history.val else ""
-            print(f"Epoch: {i} loss {losses[i]}{val}")  # the tutorial's log line
+            # the tutorial's log line (the epoch's summed loss), then both losses per step, on one scale
+            val = (f"  (per step: training {model.history.train[i]:.6g}, validation {model.history.val[i]:.6g})"
+                   if model.history.val else "")
+            print(f"Epoch: {i} loss {losses[i]}{val}")
     print(f"final loss {losses[-1]} (epoch {len(losses) - 1})" if losses else "final loss: no epochs run")
     if model.history.val:
-        print(f"final validation loss {model.history.val[-1]} (teacher-forced on the last {args.val_frac:g} of the series)")
+        print(f"final loss per step: training {model.history.train[-1]:.6g}, validation {model.history.val[-1]:.6g} "
+              f"(teacher-forced on the last {args.val_frac:g} of the series)")
     how = f", native ops {_extension.load()}" if run["backend"] != "reference" else ""
     names = lambda idx: ",".join(model.columns[i] for i in idx)  # noqa: E731
-    print(f"backend {run['backend']}{how}; {args.dtype}; F={model.n_features} H={args.hidden} O={model.n_out}; "
+    print(f"backend {run['backend']}{how}; {args.dtype}; F={model.input_size} H={model.hidden_size} O={model.output_size}; "
           f"{table.source}; {names(model.inputs)} -> {names(model.targets)}; {run['epochs']} epochs, lr {model.lr}")
     per_step = f", {run['seconds'] / run['steps'] * 1e9:.0f} ns per step" if run["steps"] else ""
     rate = run["steps"] / run["seconds"] if run["seconds"] > 0 else float("inf")
@@ -131,7 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.data is None:  # the tutorial's figure
             path = plots.plot_predictions(time, table.values[:-1, 0], preds[:, 0], args.plot, title=title)
         else:
-            path = plots.plot_fit(time, table.values[:, model.targets], preds, [model.columns[i] for i in model.targets], args.plot, title=title)
+            n_train = series.split_point(table.values.shape[0], args.val_frac)
+            path = plots.plot_fit(time, table.values[:, model.targets], preds, [model.columns[i] for i in model.targets], args.plot,
+                                  title=title, val_start=n_train if n_train < len(time) else None, time_name=time_name)
         print(f"plot written to {path}")
     if args.loss_plot and losses:
         from .plots import plot_losses
@@ -152,10 +173,10 @@ def _write_csv(values: np.ndarray, names: list[str], out: str | None) -> None:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from .model import ElmanRNN
+    from .forecaster import Forecaster
 
-    model = ElmanRNN.load(args.model)
-    table = None if args.data is None else series.as_table(args.data)
+    model = Forecaster.load(args.model)
+    table = None if args.data is None else _read_table(args.data, model.columns, None, args.missing, "forecast")
     history = model.tail if table is None else table.values
     fc = model.forecast(args.steps, table)
     names = [model.columns[i] for i in model.targets]
@@ -170,10 +191,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .model import ElmanRNN
+    from .forecaster import Forecaster
 
-    model = ElmanRNN.load(args.model)
-    preds = model.predict(args.data)
+    model = Forecaster.load(args.model)
+    preds = model.predict(_read_table(args.data, model.columns, None, args.missing, "predict"))
     _write_csv(preds, [f"next_{model.columns[i]}" for i in model.targets], args.out)
     return 0
 
@@ -235,7 +256,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import Sweep, SweepSpec, run
 
     spec = SweepSpec(n_lrs=args.lrs, n_seeds=args.seeds, lr_min=args.lr_min, lr_max=args.lr_max, epochs=args.epochs,
-                     seq_length=args.seq_length, hidden=args.hidden, seed=args.seed, dtype=args.dtype)
+                     seq_length=args.seq_length, hidden_size=args.hidden_size, seed=args.seed, dtype=args.dtype)
     if args.resume and not args.out_dir:
         raise ValueError("--resume needs --out-dir (the shard files to resume from)")
     if args.device is not None:
@@ -274,7 +295,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep = run(spec, device=where, backend=args.backend)
     res = sweep.result
     print(f"{res.models} models ({spec.n_lrs} learning rates {spec.lr_min:g}..{spec.lr_max:g} x {spec.n_seeds} seeds), "
-          f"H={spec.hidden}, {spec.seq_length} steps x {spec.epochs} epochs, {spec.dtype}, backend {res.backend} on "
+          f"H={spec.hidden_size}, {spec.seq_length} steps x {spec.epochs} epochs, {spec.dtype}, backend {res.backend} on "
           f"{where}" + (f" ({torch.get_num_threads()} threads)" if where == "cpu" else ""))
     print(f"wall time {_format_seconds(res.seconds)}, {res.model_steps_per_second:,.0f} model-steps per second")
     rows = sweep.rows()
@@ -325,11 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=_non_negative_int, default=300, help="passes over the series (default: 300)")
     p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
-    p.add_argument("--hidden", type=_positive_int, default=6, help="hidden (context) units H (default: 6)")
+    p.add_argument("--hidden-size", "--hidden", type=_positive_int, default=6, help="hidden (context) units H (default: 6)")
     p.add_argument("--seq-length", type=_positive_int, default=None, help="points of the sine wave to train on (default: 20)")
     p.add_argument("--data", default=None, metavar="FILE", help="train on a series from a CSV (header optional) or .npy file instead of the sine")
-    p.add_argument("--columns", nargs="+", default=None, metavar="COL", help="input columns, by name or 0-based index (default: all)")
+    p.add_argument("--columns", nargs="+", default=None, metavar="COL", help="input columns, by name or 0-based index (default: all but --time-column)")
     p.add_argument("--targets", nargs="+", default=None, metavar="COL", help="columns to predict at t+1 (default: the input columns)")
+    p.add_argument("--time-column", default=None, metavar="COL", help="a column of time labels (dates or numbers): not a value, labels the plot's time axis")
+    p.add_argument("--missing", choices=series.MISSING, default="error",
+                   help="missing values (empty fields, NaN, blank lines): error names where (default), interpolate fills them linearly")
     p.add_argument("--val-frac", type=float, default=0.0, help="hold out this last fraction of the series for validation (default: 0)")
     p.add_argument("--no-normalize", action="store_true", help="train on raw values (default with --data: z-score each column on the training part)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
@@ -337,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32, like the tutorial)")
     p.add_argument("--plot", default="sine_wave.png", metavar="PNG", help="where to write the figure (default: sine_wave.png)")
     p.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="write no figure")
-    p.add_argument("--loss-plot", default=None, metavar="PNG", help="also draw the loss per epoch (training and validation)")
+    p.add_argument("--loss-plot", default=None, metavar="PNG", help="also draw the loss per step against the epoch (training and validation)")
     p.add_argument("--save", default=None, metavar="FILE", help="write the model to a checkpoint (also on Ctrl-C: the last complete epoch)")
     p.add_argument("--log-every", type=_non_negative_int, default=10, help="print the loss every N epochs, 0 for never (default: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch log lines")
@@ -351,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="a model written by sinernn train --save")
     p.add_argument("--steps", type=_non_negative_int, required=True, help="how many steps to forecast")
-    p.add_argument("--data", default=None, metavar="FILE", help="warm up on this series (same columns as the training data)")
+    p.add_argument("--data", default=None, metavar="FILE", help="warm up on this series (read by the training data's column names)")
+    p.add_argument("--missing", choices=series.MISSING, default="error", help="missing values in --data: error (default) or interpolate")
     p.add_argument("--out", default=None, metavar="CSV", help="write the CSV here instead of standard output")
     p.add_argument("--plot", default=None, metavar="PNG", help="draw the history and the forecast")
 
@@ -363,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         PREDICT_EXAMPLES,
     )
     p.add_argument("model", help="a model written by sinernn train --save")
-    p.add_argument("--data", required=True, metavar="FILE", help="the series (same columns as the training data)")
+    p.add_argument("--data", required=True, metavar="FILE", help="the series (read by the training data's column names)")
+    p.add_argument("--missing", choices=series.MISSING, default="error", help="missing values in --data: error (default) or interpolate")
     p.add_argument("--out", default=None, metavar="CSV", help="write the CSV here instead of standard output")
 
     p = _command(
@@ -403,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-max", type=float, default=2.0, help="largest learning rate (default: 2)")
     p.add_argument("--epochs", type=_non_negative_int, default=300, help="passes over the series (default: 300)")
     p.add_argument("--seq-length", type=_positive_int, default=20, help="points of the sine wave (default: 20)")
-    p.add_argument("--hidden", type=_positive_int, default=6, help="hidden units H (default: 6)")
+    p.add_argument("--hidden-size", "--hidden", type=_positive_int, default=6, help="hidden units H (default: 6)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="precision (default: float32)")
     p.add_argument("--device", default=None, help="cpu or cuda[:k] (default: cpu; under torchrun with nccl, each rank's GPU)")

@@ -48,15 +48,16 @@ def load_series(path: str | Path) -> np.ndarray:
 
 
 def init_weights(
-    n_features: int = 1,
-    hidden: int = 6,
-    n_out: int = 1,
+    input_size: int = 1,
+    hidden_size: int = 6,
+    output_size: int = 1,
     seed: int | Sequence[int] | None = 0,
     dtype: torch.dtype = torch.float32,
     models: int | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """The tutorial's initial weights: w1 (F+H, H) ~ N(0, 0.4) drawn first, then w2 (H, O) ~ N(0, 0.3).
+    """The tutorial's initial weights: w1 (F+H, H) ~ N(0, 0.4) drawn first, then w2 (H, O) ~ N(0, 0.3),
+    with F = input_size, H = hidden_size, O = output_size (torch.nn's names).
 
     The draws are those of ``torch.manual_seed(seed)`` followed by ``normal_`` on tensors of these
     shapes and ``dtype``, in the tutorial's order; they use a private generator, so the global
@@ -66,19 +67,19 @@ def init_weights(
     ``init_weights(seed=seed + i)`` (an int seed), ``init_weights(seed=seed[i])`` (a sequence of N
     seeds), or, with ``generator``, the models drawn one after another from that generator.
     """
-    for name, value in (("n_features", n_features), ("hidden", hidden), ("n_out", n_out)):
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if models is not None:
-        return _init_many(n_features, hidden, n_out, seed, dtype, models, generator)
+        return _init_many(input_size, hidden_size, output_size, seed, dtype, models, generator)
     if generator is None and seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         generator = torch.Generator().manual_seed(seed)
-    w1 = torch.empty(n_features + hidden, hidden, dtype=dtype).normal_(0.0, 0.4, generator=generator)
-    w2 = torch.empty(hidden, n_out, dtype=dtype).normal_(0.0, 0.3, generator=generator)
+    w1 = torch.empty(input_size + hidden_size, hidden_size, dtype=dtype).normal_(0.0, 0.4, generator=generator)
+    w2 = torch.empty(hidden_size, output_size, dtype=dtype).normal_(0.0, 0.3, generator=generator)
     return w1, w2
 
 
@@ -100,17 +101,17 @@ def _init_many(F, H, O, seed, dtype, models, generator) -> tuple[Tensor, Tensor]
 
 
 def smooth_series(
-    seq_length: int, n_features: int, n_out: int, seed: int = 0, dtype: torch.dtype = torch.float64
+    seq_length: int, input_size: int, output_size: int, seed: int = 0, dtype: torch.dtype = torch.float64
 ) -> tuple[Tensor, Tensor]:
     """A random smooth multi-channel series for tests and checks: sines of random frequency and phase.
 
     Channel c is ``sin(f_c * t + phase_c)`` on t = linspace(0, 6, L+1); x (L, F) holds the first
-    F channels at t_0..t_{L-1}, y (L, O) the first O channels one step later.
+    F = input_size channels at t_0..t_{L-1}, y (L, O) the first O = output_size channels one step later.
     """
     g = torch.Generator().manual_seed(seed)
-    n = max(n_features, n_out)
+    n = max(input_size, output_size)
     t = torch.linspace(0, 6, seq_length + 1, dtype=torch.float64)[:, None]
     freq = 0.5 + 2 * torch.rand(n, generator=g, dtype=torch.float64)
     phase = 6 * torch.rand(n, generator=g, dtype=torch.float64)
     s = torch.sin(t * freq + phase).to(dtype)
-    return s[:-1, :n_features].contiguous(), s[1:, :n_out].contiguous()
+    return s[:-1, :input_size].contiguous(), s[1:, :output_size].contiguous()

@@ -40,28 +40,49 @@ def _finish_panels(axes, names: list[str], xlabel: str, legend_loc: str, title: 
         axes[0].set_title(title)
 
 
-def plot_fit(time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, names: list[str], path: str | Path, title: str | None = None) -> Path:
+def _time_axis(time: np.ndarray) -> tuple[np.ndarray, list | None]:
+    """x positions for time labels: numbers and datetime64 as they are (matplotlib draws dates);
+    text labels as 0..T-1, with up to 8 of them as tick labels."""
+    time = np.asarray(time)
+    if time.dtype.kind in "iufM":
+        return time, None
+    ticks = np.unique(np.linspace(0, len(time) - 1, min(8, len(time))).round().astype(int))
+    return np.arange(len(time), dtype=np.float64), [(int(i), str(time[i])) for i in ticks]
+
+
+def plot_fit(time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, names: list[str], path: str | Path,
+             title: str | None = None, val_start: int | None = None, time_name: str | None = None) -> Path:
     """One panel per target column: the series (line) and the one-step-ahead predictions (dots).
-    time (T,), actual (T, k) the observed targets, predicted (T-1, k) the predictions for time[1:]."""
+
+    time (T,) numbers, datetime64 or text labels; actual (T, k) the observed targets; predicted
+    (T-1, k) the predictions for time[1:]. val_start: index of the first held-out point, marked by a
+    line and a shaded span. time_name: the time axis' label (default "t")."""
     actual, predicted = np.atleast_2d(np.asarray(actual).T).T, np.atleast_2d(np.asarray(predicted).T).T
+    x, ticks = _time_axis(time)
     fig, axes = _column_panels(actual.shape[1])
     for j, ax in enumerate(axes):
-        ax.plot(time, actual[:, j], color="tab:blue", lw=1.2, label="actual")
-        ax.scatter(time[1:], predicted[:, j], s=8, color="tab:orange", label="predicted (one step ahead)", zorder=3)
-    _finish_panels(axes, names, "t", "upper right", title)
+        ax.plot(x, actual[:, j], color="tab:blue", lw=1.2, label="actual")
+        ax.scatter(x[1:], predicted[:, j], s=8, color="tab:orange", label="predicted (one step ahead)", zorder=3)
+        if val_start is not None:
+            ax.axvspan(x[val_start], x[-1], color="0.85", zorder=0, label="held out (validation)")
+            ax.axvline(x[val_start], color="black", lw=0.8, ls="--")
+    if ticks is not None:
+        axes[-1].set_xticks([x[i] for i, _ in ticks], [label for _, label in ticks], rotation=30, ha="right")
+    _finish_panels(axes, names, time_name or "t", "upper right", title)
     return _save(fig, path)
 
 
 def plot_losses(train: list[float], val: list[float], path: str | Path, title: str | None = None) -> Path:
-    """The loss per epoch: training (sum of step losses while training) and, when given, validation."""
+    """The loss per step against the epoch: training (mean step loss while training) and, when
+    given, validation (mean step loss over the held-out part, teacher-forced). One scale for both."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(np.arange(len(train)), train, label="training")
+    ax.plot(np.arange(len(train)), train, label="training (while training)")
     if val:
         ax.plot(np.arange(len(val)), val, label="validation (teacher-forced, no updates)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (sum over steps, normalised units)")
+    ax.set_ylabel("loss per step (normalised units)")
     ax.legend()
     if title:
         ax.set_title(title)
@@ -141,7 +162,7 @@ def plot_sweep(sweep, path: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"loss of the last epoch (epoch {sweep.spec.epochs - 1})")
-    ax.set_title(f"sinernn sweep: {sweep.spec.n_lrs} learning rates x {sweep.spec.n_seeds} seeds, H={sweep.spec.hidden}, "
+    ax.set_title(f"sinernn sweep: {sweep.spec.n_lrs} learning rates x {sweep.spec.n_seeds} seeds, H={sweep.spec.hidden_size}, "
                  f"{sweep.result.models} models in one call")
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)

@@ -1,15 +1,21 @@
-"""Multi-column series: reading them (CSV, .npy, arrays, tensors), choosing columns, z-score
-normalisation, time-ordered train/validation splits.
+"""Multi-column series: reading them (CSV, .npy, arrays, tensors, pandas objects), choosing
+columns, missing values, z-score normalisation, time-ordered train/validation splits.
 
 A series is a float64 array (T, C): T time points of C columns. A model reads the columns it was
 given as inputs at time t and predicts its target columns at time t + 1.
+
+Reading a CSV parses only the columns asked for (a date column is never read as a number), with
+NumPy's C parser (``numpy.loadtxt``) rather than a Python loop over cells. Missing values (empty
+fields, NaN, blank lines inside the data) are an error naming the file, line and column, unless
+``missing="interpolate"`` fills them, with a warning saying how many.
 """
 
 from __future__ import annotations
 
 import csv
-import math
-from dataclasses import dataclass
+import re
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -17,107 +23,263 @@ import numpy as np
 import torch
 from torch import Tensor
 
+#: What ``missing=`` accepts: refuse missing values, or fill them by linear interpolation in time.
+MISSING = ("error", "interpolate")
+
+Columns = Sequence["str | int"] | str | int | None
+
 
 @dataclass
 class Table:
-    """A series read from somewhere: values (T, C) float64, the column names, where it came from."""
+    """A series read from somewhere.
+
+    values (T, C) float64, the chosen columns; columns: their C names; source: where it came from
+    (for messages); time (T,): the time column's labels (numbers, datetime64 or strings) when one
+    was named, else None; filled: how many missing values were filled, by column name;
+    source_columns: every column name of the source (0-based indices refer to these).
+    """
 
     values: np.ndarray
     columns: list[str]
     source: str
+    time: np.ndarray | None = None
+    time_name: str | None = None
+    filled: dict[str, int] = field(default_factory=dict)
+    source_columns: list[str] | None = None
 
-    def select(self, columns: Sequence[str | int] | None) -> list[int]:
-        """Indices of ``columns`` (names or 0-based indices; None: every column). Raises ValueError
-        naming the source and the unknown column."""
+    def __post_init__(self):
+        if self.source_columns is None:
+            self.source_columns = list(self.columns)
+
+    def names_of(self, columns: Columns) -> list[str]:
+        """The names of ``columns`` (names, or 0-based indices into the source's columns; None:
+        this table's columns), each of them in this table. Raises ValueError naming the source."""
         if columns is None:
-            return list(range(len(self.columns)))
-        if isinstance(columns, (str, int)):
-            columns = [columns]
-        out = []
-        for c in columns:
-            if isinstance(c, str) and c in self.columns:
-                out.append(self.columns.index(c))
-            elif isinstance(c, str) and c.lstrip("-").isdigit():
-                out.append(self._index(int(c), c))
-            elif isinstance(c, int) and not isinstance(c, bool):
-                out.append(self._index(c, c))
-            else:
-                raise ValueError(f"{self.source}: unknown column {c!r}; the columns are {', '.join(self.columns)}")
-        if not out:
-            raise ValueError(f"{self.source}: no columns chosen")
-        return out
+            return list(self.columns)
+        names = [self.source_columns[i] for i in _resolve(columns, self.source_columns, self.source)]
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise ValueError(f"{self.source}: column {missing[0]!r} was not read; read are {', '.join(self.columns)}")
+        return names
 
-    def _index(self, i: int, given: object) -> int:
-        if not -len(self.columns) <= i < len(self.columns):
-            raise ValueError(f"{self.source}: column index {given} is out of range; there are {len(self.columns)} columns")
-        return i % len(self.columns)
+    def select(self, columns: Columns) -> list[int]:
+        """Indices into this table's columns of ``columns`` (as ``names_of`` takes them)."""
+        return [self.columns.index(n) for n in self.names_of(columns)]
+
+    def take(self, names: Sequence[str]) -> "Table":
+        """The table restricted to the named columns, in that order."""
+        idx = self.select(list(names))
+        filled = {n: k for n, k in self.filled.items() if n in names}
+        return Table(self.values[:, idx], [self.columns[i] for i in idx], self.source, self.time, self.time_name,
+                     filled, self.source_columns)
 
 
-def _check_values(values: np.ndarray, source: str, columns: list[str]) -> None:
-    if values.shape[0] < 2:
-        raise ValueError(f"{source}: a series needs at least 2 rows to make one (input, target) pair, got {values.shape[0]}")
-    bad = np.argwhere(~np.isfinite(values))
-    if len(bad):
-        row, col = bad[0]
-        raise ValueError(f"{source}: row {row} (0-based), column {columns[col]!r} is {values[row, col]}: NaN and Inf are not accepted")
+def _resolve(columns: Columns, names: list[str], source: str) -> list[int]:
+    """Indices of ``columns`` among ``names``: by name first, then as a 0-based index (an int, or a
+    string of digits that is not itself a name). Duplicates are kept once, in the order given."""
+    if columns is None:
+        return list(range(len(names)))
+    if isinstance(columns, (str, int)):
+        columns = [columns]
+    out: list[int] = []
+    for c in columns:
+        if isinstance(c, str) and c in names:
+            i = names.index(c)
+        elif isinstance(c, str) and c.lstrip("-").isdigit():
+            i = _index(int(c), c, names, source)
+        elif isinstance(c, int) and not isinstance(c, bool):
+            i = _index(c, c, names, source)
+        else:
+            raise ValueError(f"{source}: unknown column {c!r}; the columns are {', '.join(names)}")
+        if i not in out:
+            out.append(i)
+    if not out:
+        raise ValueError(f"{source}: no columns chosen")
+    return out
 
 
-def read_csv(path: str | Path) -> Table:
-    """A CSV of numbers, comma-separated, with or without a header line (a first line that is not
-    all numbers is the header). Errors name the file, the line (1-based) and the column."""
+def _index(i: int, given: object, names: list[str], source: str) -> int:
+    if not -len(names) <= i < len(names):
+        raise ValueError(f"{source}: column index {given} is out of range; there are {len(names)} columns")
+    return i % len(names)
+
+
+def _check_missing_arg(missing: str) -> None:
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+
+
+# -- CSV -------------------------------------------------------------------------------------------
+
+_BLANK_LINE = re.compile(r"\n[ \t]*(?=\r?\n)")  # a line holding nothing, inside the text
+
+
+def read_csv(path: str | Path, columns: Columns = None, *, time_column: str | int | None = None,
+             missing: str = "error") -> Table:
+    """Read the chosen columns of a comma-separated file as numbers.
+
+    A first line that is not all numbers is the header (names; quoted names and a UTF-8 byte-order
+    mark, as Excel writes them, are fine; CRLF line ends too). columns: names or 0-based indices
+    (default: every column but the time column); only those are parsed. time_column: a column kept
+    as the time axis' labels (read as numbers when all are, else as dates when all parse as ISO
+    dates, else as text). missing: "error" (default) or "interpolate" (see ``fill_missing``).
+
+    Errors name the file, the line (1-based) and the column.
+    """
+    _check_missing_arg(missing)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with open(path, newline="") as f:
-            rows = [(n, r) for n, r in enumerate(csv.reader(f), start=1) if r and any(cell.strip() for cell in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path}: not a CSV text file ({exc})") from None
-    if not rows:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    if "\0" in text:
+        raise ValueError(f"{path}: not a CSV text file (it holds NUL bytes)")
+    lines = text.splitlines()
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is None:
         raise ValueError(f"{path}: the file is empty")
-
-    def numbers(row):
-        try:
-            return [float(cell) for cell in row]
-        except ValueError:
-            return None
-
-    first_line, first = rows[0]
-    if numbers(first) is None:
-        names = [cell.strip() or f"column {i}" for i, cell in enumerate(first)]
-        rows = rows[1:]
+    last = len(lines) - 1
+    while not lines[last].strip():
+        last -= 1  # blank lines at the end are not part of the series
+    try:
+        head = next(csv.reader([lines[first]]))
+    except csv.Error as exc:
+        raise ValueError(f"{path}: line {first + 1} is not CSV ({exc})") from None
+    if all(_is_number(cell) for cell in head):
+        names, start = [str(i) for i in range(len(head))], first
     else:
-        names = [str(i) for i in range(len(first))]
-    values = np.empty((len(rows), len(names)), dtype=np.float64)
-    for i, (line, row) in enumerate(rows):
-        if len(row) != len(names):
-            raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {len(names)} (like line {first_line})")
-        for j, cell in enumerate(row):
+        names, start = [cell.strip() or f"column {i}" for i, cell in enumerate(head)], first + 1
+    source = str(path)
+    tcol = None if time_column is None else _resolve([time_column], names, source)[0]
+    if columns is None:
+        cols = [i for i in range(len(names)) if i != tcol]
+        if not cols:
+            raise ValueError(f"{source}: no value columns besides the time column {names[tcol]!r}")
+    else:
+        cols = _resolve(columns, names, source)
+    data = lines[start : last + 1]  # data[k] is line start + k + 1 of the file
+    if len(data) < 2:
+        raise ValueError(f"{source}: a series needs at least 2 rows to make one (input, target) pair, got {len(data)}")
+
+    blank = _blank_rows(text, data)
+    if blank and missing == "error":
+        raise ValueError(f"{source}: line {start + blank[0] + 1} is blank: a gap in the series ({len(blank)} blank "
+                         "line(s) inside the data; missing='interpolate' / --missing interpolate fills them)")
+    width = len(names)
+    if blank:  # a blank line inside the data is a row of missing values
+        filler = "," * (width - 1)
+        data = [ln if ln.strip() else filler for ln in data]
+    if "\n".join(data).count(",") != len(data) * (width - 1):
+        _check_widths(data, width, start, source, names)  # names the ragged line (quoted commas are fine)
+    values = _parse(data, cols, start, source, names, missing)
+    table = Table(values, [names[i] for i in cols], source, source_columns=names)
+    if tcol is not None:
+        table.time, table.time_name = _time_labels(data, tcol, source), names[tcol]
+    return _finish(table, missing, what_row=lambda r: f"line {start + r + 1}")
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _blank_rows(text: str, data: list[str]) -> list[int]:
+    """Indices (into data) of the lines that are blank; fast when there are none."""
+    if _BLANK_LINE.search(text.rstrip()) is None and "" not in data:
+        return []
+    return [k for k, ln in enumerate(data) if not ln.strip()]
+
+
+def _check_widths(data: list[str], width: int, start: int, source: str, names: list[str]) -> None:
+    for k, row in enumerate(csv.reader(data)):
+        if len(row) != width:
+            raise ValueError(f"{source}: line {start + k + 1} has {len(row)} fields, expected {width} ({', '.join(names)})")
+
+
+_EMPTY_FIELD = re.compile(r"(?:^|(?<=,))[ \t]*(?=,|$)", re.M)
+
+
+def _parse(data: list[str], cols: list[int], start: int, source: str, names: list[str], missing: str) -> np.ndarray:
+    """The chosen columns as float64 (T, k), parsed by numpy.loadtxt. When missing values are to be
+    filled, empty fields are read as NaN. On a parse error, one pass with the csv module names the
+    cell."""
+    def loadtxt(rows):
+        return np.loadtxt(rows, delimiter=",", usecols=cols, dtype=np.float64, ndmin=2, comments=None, quotechar='"')
+
+    try:
+        return loadtxt(data)
+    except ValueError:
+        pass
+    if missing == "interpolate":
+        try:
+            return loadtxt(_EMPTY_FIELD.sub("nan", "\n".join(data)).split("\n"))
+        except ValueError:
+            pass
+    for k, row in enumerate(csv.reader(data)):
+        for c in cols:
+            cell = row[c].strip() if c < len(row) else ""
             try:
-                values[i, j] = float(cell)
+                float(cell)
             except ValueError:
-                raise ValueError(f"{path}: line {line}, column {names[j]!r}: {cell.strip()!r} is not a number") from None
-            if not math.isfinite(values[i, j]):
-                raise ValueError(f"{path}: line {line}, column {names[j]!r}: {cell.strip()} (NaN and Inf are not accepted)")
-    _check_values(values, str(path), names)
-    return Table(values, names, str(path))
+                where = f"{source}: line {start + k + 1}, column {names[c]!r}"
+                if cell == "":
+                    raise ValueError(f"{where} is empty: a missing value "
+                                     "(missing='interpolate' / --missing interpolate fills it)") from None
+                raise ValueError(f"{where}: {cell!r} is not a number (choose the value columns with columns= / "
+                                 "--columns, or name a date column with time_column= / --time-column)") from None
+    raise ValueError(f"{source}: not readable as CSV numbers")  # loadtxt refused what csv accepts
 
 
-def as_table(data: object, source: str = "data") -> Table:
-    """A Table from a path (.csv/.txt, .npy), a NumPy array or a tensor of shape (T,) or (T, C)."""
+def _time_labels(data: list[str], tcol: int, source: str) -> np.ndarray:
+    """The time column as numbers, else ISO dates (datetime64), else text."""
+    try:
+        raw = np.loadtxt(data, delimiter=",", usecols=[tcol], dtype=str, ndmin=1, comments=None, quotechar='"')
+    except ValueError as exc:
+        raise ValueError(f"{source}: the time column can't be read ({exc})") from None
+    raw = np.char.strip(raw)
+    for kind in (np.float64, "datetime64"):
+        try:
+            return raw.astype(kind)
+        except ValueError:
+            continue
+    return raw
+
+
+# -- arrays, tensors, pandas -------------------------------------------------------------------------
+
+
+def as_table(data: object, columns: Columns = None, *, time_column: str | int | None = None,
+             missing: str = "error", source: str = "data") -> Table:
+    """A Table from a path (.csv/.txt, .npy), a NumPy array or tensor (T,) or (T, C), a pandas
+    DataFrame (column names kept) or Series, or a Table (columns chosen from it).
+
+    columns: the columns to keep (names or 0-based indices; default every column but the time
+    column). time_column: the column of time labels (files and DataFrames; a DataFrame's index is
+    used when it is a DatetimeIndex and no time column is named). missing: "error" or "interpolate".
+    """
+    _check_missing_arg(missing)
     if isinstance(data, Table):
-        return data
+        return data if columns is None else data.take(data.names_of(columns))
     if isinstance(data, (str, Path)):
         path = Path(data)
-        if path.suffix == ".npy":
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no such file")
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (ValueError, OSError, EOFError) as exc:
-                raise ValueError(f"{path}: not a readable .npy array of numbers ({exc})") from None
-            return as_table(array, str(path))
-        return read_csv(path)
+        if path.suffix != ".npy":
+            return read_csv(path, columns, time_column=time_column, missing=missing)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: not a readable .npy array of numbers ({exc})") from None
+        source = str(path)
+    if _is_pandas(data):
+        return _from_pandas(data, columns, time_column, missing, source)
+    if time_column is not None:
+        raise ValueError(f"{source}: time_column needs a file with named columns or a DataFrame")
     if isinstance(data, Tensor):
         data = data.detach().cpu().double().numpy()
     values = np.asarray(data)
@@ -129,8 +291,87 @@ def as_table(data: object, source: str = "data") -> Table:
     if values.ndim != 2:
         raise ValueError(f"{source}: expected shape (T,) or (T, C), got {values.shape}")
     names = [str(i) for i in range(values.shape[1])]
-    _check_values(values, source, names)
-    return Table(values, names, source)
+    cols = _resolve(columns, names, source)
+    table = Table(values[:, cols], [names[i] for i in cols], source, source_columns=names)
+    return _finish(table, missing, what_row=lambda r: f"row {r} (0-based)")
+
+
+def _is_pandas(data: object) -> bool:
+    return type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "to_numpy")
+
+
+def _from_pandas(obj, columns: Columns, time_column, missing: str, source: str) -> Table:
+    """A DataFrame or Series, without importing pandas: names from its columns (or the Series' name)."""
+    if getattr(obj, "ndim", 2) == 1:
+        obj = obj.to_frame(name=str(obj.name) if obj.name is not None else "0")
+    names = [str(c) for c in obj.columns]
+    source = source if source != "data" else "DataFrame"
+    tcol = None if time_column is None else _resolve([time_column], names, source)[0]
+    cols = [i for i in range(len(names)) if i != tcol] if columns is None else _resolve(columns, names, source)
+    values = np.empty((len(obj), len(cols)), dtype=np.float64)
+    for j, c in enumerate(cols):
+        try:
+            values[:, j] = obj.iloc[:, c].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: column {names[c]!r} is not numeric ({exc})") from None
+    table = Table(values, [names[i] for i in cols], source, source_columns=names)
+    if tcol is not None:
+        table.time, table.time_name = obj.iloc[:, tcol].to_numpy(), names[tcol]
+    elif type(obj.index).__name__ == "DatetimeIndex":
+        table.time, table.time_name = obj.index.to_numpy(), str(obj.index.name or "time")
+    index = obj.index
+    return _finish(table, missing, what_row=lambda r: f"row {r} (0-based, index {index[r]!r})")
+
+
+# -- missing values ----------------------------------------------------------------------------------
+
+
+def fill_missing(values: np.ndarray) -> np.ndarray:
+    """NaNs replaced by linear interpolation in time (row position), per column; NaNs before the
+    first or after the last value of a column take that value. values (T, C) -> a new array."""
+    out = values.copy()
+    t = np.arange(values.shape[0], dtype=np.float64)
+    for j in range(values.shape[1]):
+        bad = np.isnan(out[:, j])
+        if bad.any():
+            out[bad, j] = np.interp(t[bad], t[~bad], out[~bad, j])
+    return out
+
+
+def _finish(table: Table, missing: str, what_row) -> Table:
+    """Check the values: at least 2 rows; no Inf; NaN refused or filled (warning how many). The
+    values end C-contiguous: reductions over them (the normaliser's mean) then sum in one order
+    whatever the source, so a CSV, its array and its .npy give the same model bit for bit."""
+    table.values = np.ascontiguousarray(table.values, dtype=np.float64)
+    values, source, names = table.values, table.source, table.columns
+    if values.shape[0] < 2:
+        raise ValueError(f"{source}: a series needs at least 2 rows to make one (input, target) pair, got {values.shape[0]}")
+    if np.isinf(values).any():
+        r, c = np.argwhere(np.isinf(values))[0]
+        raise ValueError(f"{source}: {what_row(r)}, column {names[c]!r} is {values[r, c]}: Inf is not accepted")
+    nan = np.isnan(values)
+    if not nan.any():
+        return table
+    if missing == "error":
+        r, c = np.argwhere(nan)[0]
+        raise ValueError(f"{source}: {what_row(r)}, column {names[c]!r} is missing (NaN); {int(nan.sum())} missing "
+                         "value(s) in all (missing='interpolate' / --missing interpolate fills them)")
+    empty = [names[j] for j in range(values.shape[1]) if nan[:, j].all()]
+    if empty:
+        raise ValueError(f"{source}: column {empty[0]!r} has no values to interpolate from")
+    table.values = fill_missing(values)
+    table.filled = {names[j]: int(nan[:, j].sum()) for j in range(values.shape[1]) if nan[:, j].any()}
+    per_column = ", ".join(f"{k} in {n!r}" for n, k in table.filled.items())
+    warnings.warn(f"{source}: filled {int(nan.sum())} missing value(s) by linear interpolation ({per_column})",
+                  MissingValuesFilled, stacklevel=3)
+    return table
+
+
+class MissingValuesFilled(UserWarning):
+    """Missing values were filled (``missing="interpolate"``); the message says how many, where."""
+
+
+# -- normalisation, splits, pairs --------------------------------------------------------------------
 
 
 @dataclass

@@ -34,12 +34,12 @@ class SweepSpec:
     lr_max: float = 2.0
     epochs: int = 300
     seq_length: int = 20
-    hidden: int = 6
+    hidden_size: int = 6
     seed: int = 0
     dtype: str = "float32"
 
     def __post_init__(self):
-        for name in ("n_lrs", "n_seeds", "seq_length", "hidden"):
+        for name in ("n_lrs", "n_seeds", "seq_length", "hidden_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -68,7 +68,7 @@ class SweepSpec:
         dtype = getattr(torch, self.dtype)
         x, y = sine_data(seq_length=self.seq_length, dtype=dtype)
         index = torch.arange(start, stop)
-        w1, w2 = init_weights(1, self.hidden, 1, seed=self.seed, dtype=dtype, models=self.n_seeds)
+        w1, w2 = init_weights(1, self.hidden_size, 1, seed=self.seed, dtype=dtype, models=self.n_seeds)
         seeds = index % self.n_seeds
         return x, y, w1[seeds].contiguous(), w2[seeds].contiguous(), self.lrs()[index // self.n_seeds].contiguous()
 

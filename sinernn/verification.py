@@ -45,9 +45,9 @@ class Case:
     """One training problem: sizes, series length, epochs, learning rate, seed of weights and data."""
 
     name: str
-    n_features: int
-    hidden: int
-    n_out: int
+    input_size: int
+    hidden_size: int
+    output_size: int
     seq_length: int
     epochs: int
     lr: float
@@ -57,7 +57,7 @@ class Case:
         """x (L, F), y (L, O) in float64: the tutorial's sine for the tutorial case, else random."""
         if self.name == "tutorial":
             return sine_data(self.seq_length, dtype=torch.float64)
-        return smooth_series(self.seq_length, self.n_features, self.n_out, seed=self.seed)
+        return smooth_series(self.seq_length, self.input_size, self.output_size, seed=self.seed)
 
 
 TUTORIAL = Case("tutorial", 1, 6, 1, 20, 300, 0.1, 0)
@@ -98,7 +98,7 @@ def run_case(case: Case, dtype: torch.dtype, backend: str, perturb: int = 0) -> 
     """Train and predict one case from its seeded initial weights (``perturb``, when not 0: moved by
     a float32 rounding drawn with that seed, see ``perturbed``); every quantity as float64."""
     x, y = (t.to(dtype) for t in case.data())
-    w1, w2 = init_weights(case.n_features, case.hidden, case.n_out, case.seed, torch.float64)
+    w1, w2 = init_weights(case.input_size, case.hidden_size, case.output_size, case.seed, torch.float64)
     if perturb:
         w1, w2 = perturbed(w1, 2 * perturb), perturbed(w2, 2 * perturb + 1)
     w1, w2 = w1.to(dtype), w2.to(dtype)

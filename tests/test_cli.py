@@ -116,7 +116,7 @@ def test_readme_commands_on_a_three_column_csv(tmp_path):
     out = run("train", "--data", "sensors.csv", "--columns", "a", "b", "c", "--val-frac", "0.2", "--hidden", "12",
               "--lr", "0.02", "--epochs", "50", "--save", "sensors.pt", "--plot", "fit.png", "--loss-plot", "loss.png", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "val_loss" in out.stdout and "final validation loss" in out.stdout and "a,b,c -> a,b,c" in out.stdout
+    assert "(per step: training " in out.stdout and "final loss per step: training" in out.stdout and "a,b,c -> a,b,c" in out.stdout
     for name in ("sensors.pt", "fit.png", "loss.png"):
         assert (tmp_path / name).stat().st_size > 1000, name
     out = run("forecast", "sensors.pt", "--steps", "30", cwd=tmp_path)

@@ -108,7 +108,7 @@ def test_bad_predict_arguments():
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [(dict(hidden=0), "hidden must be an int >= 1"), (dict(n_features=1.5), "n_features must be an int >= 1"), (dict(dtype=torch.int32), "dtype must be")],
+    [(dict(hidden_size=0), "hidden_size must be an int >= 1"), (dict(input_size=1.5), "input_size must be an int >= 1"), (dict(dtype=torch.int32), "dtype must be")],
 )
 def test_bad_init_weights(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):

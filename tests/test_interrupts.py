@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import sinernn
-from sinernn.model import ElmanRNN
+from sinernn import Forecaster
 
 from cases import ALL_BACKENDS
 
@@ -77,13 +77,13 @@ def test_cli_sigint_writes_the_checkpoint_and_exits_130(tmp_path):
     out, err = _interrupt(proc, 1, after=3.0)  # includes the interpreter's start
     assert proc.returncode == 130, err
     assert "interrupted" in err and "checkpoint written" in err
-    model = ElmanRNN.load(ckpt)
+    model = Forecaster.load(ckpt)
     n = model.epochs_trained
     assert n > 0 and len(model.history.train) == n
     x, y = sinernn.sine_data(dtype=torch.float64)
     e1, e2 = sinernn.init_weights(seed=0, dtype=torch.float64)
     res = sinernn.train(x, y, e1, e2, epochs=n, backend="cpp")
-    assert torch.equal(model.w1, e1) and torch.equal(model.w2, e2) and model.history.train == res.losses.tolist()
+    assert torch.equal(model.w1, e1) and torch.equal(model.w2, e2) and model.history.train_total == res.losses.tolist()
 
 
 def test_interrupt_handler_is_only_installed_in_the_main_thread_and_restored():

@@ -74,7 +74,7 @@ def test_sine_data_is_the_tutorials():
 @pytest.mark.parametrize("seed", [0, 7])
 def test_init_weights_are_the_tutorials_draws(seed):
     state = torch.get_rng_state()
-    w1, w2 = sinernn.init_weights(n_features=1, hidden=6, n_out=1, seed=seed)
+    w1, w2 = sinernn.init_weights(input_size=1, hidden_size=6, output_size=1, seed=seed)
     assert torch.equal(torch.get_rng_state(), state), "init_weights must leave the global RNG alone"
     torch.manual_seed(seed)
     e1 = torch.empty(7, 6).normal_(0.0, 0.4)  # drawn first, like the tutorial

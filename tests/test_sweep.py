@@ -11,7 +11,7 @@ from sinernn.sweep import SweepSpec, run
 
 
 def test_spec_models_are_the_seeds_times_the_lrs():
-    spec = SweepSpec(n_lrs=3, n_seeds=2, lr_min=0.01, lr_max=1.0, epochs=2, hidden=4)
+    spec = SweepSpec(n_lrs=3, n_seeds=2, lr_min=0.01, lr_max=1.0, epochs=2, hidden_size=4)
     x, y, w1, w2, lr = spec.models()
     assert w1.shape == (6, 5, 4) and lr.shape == (6,)
     torch.testing.assert_close(lr, torch.tensor([0.01, 0.01, 0.1, 0.1, 1.0, 1.0], dtype=torch.float64))

@@ -23,7 +23,7 @@ def test_verify_passes_and_covers_every_quantity():
 
 def test_random_cases_start_with_the_edge_sizes():
     cases = verify_module.random_cases(5)
-    assert [(c.n_features, c.hidden, c.n_out) for c in cases[:3]] == [(1, 1, 1), (3, 1, 2), (2, 7, 3)]
+    assert [(c.input_size, c.hidden_size, c.output_size) for c in cases[:3]] == [(1, 1, 1), (3, 1, 2), (2, 7, 3)]
     assert all(1 <= c.seq_length <= 30 for c in cases)
 
 
