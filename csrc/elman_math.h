@@ -54,8 +54,8 @@
 #else
 #define SINERNN_SIMD _Pragma("omp simd")
 #endif
-// Unroll a short loop of compile-time length completely (the lanes' sweep over the rows of w1:
-// measured 14% faster at the tutorial's sizes, the row sums then stay in registers).
+// Unroll a short loop of compile-time length completely (the lanes' sweep over the rows of w1, so
+// the row sums stay in registers: 14% faster at the tutorial's sizes).
 #if defined(__CUDACC__)
 #define SINERNN_UNROLL _Pragma("unroll")
 #else
@@ -99,19 +99,18 @@ SINERNN_HOST_DEVICE scalar_t fmadd(scalar_t a, scalar_t b, scalar_t c) {
 //   Estrin's form, the last step one multiply-add onto c0 = tanh(m), with m chosen so tanh(m) is
 //   within 0.0003 ulp of a float (0.13 in the last two intervals). Interval 0 is the odd series
 //   t (1 + t^2 (c3 + c5 t^2)) (m = 0). The sign is put back at the end (tanh(-0) = -0).
-// Coefficients: scripts/fit_tanh.py. Measured against tanhl over every float of magnitude
-// 2^-126 .. 10 (scripts/tanh_accuracy.cpp): at most 0.99 ulp (at 0.031, interval 0). The previous
-// version (x + x^3 P(x^2) below 0.9, 1 - 2 / (exp(2|x|) + 1) above, both evaluated) was within 1.17
-// ulp and took about twice as long: one AVX-512 register of 16 values ~36 vs ~74 cycles of latency,
-// 0.36 vs 0.79 ns a value in a loop (standalone harness, one core). torch's own float tanh: 0.56 ulp on
-// tests/test_tanh.py's floats. NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
+// Coefficients: dev/fit_tanh.py. Accuracy against tanhl over every float of magnitude 2^-126 .. 10
+// (dev/tanh_accuracy.cpp): at most 0.99 ulp (at 0.031, interval 0); torch's own float tanh is
+// within 0.56 ulp on tests/test_tanh.py's floats. Cost: ~36 cycles of latency for a register of 16
+// values, 0.36 ns a value in a loop, half of an exp-and-divide formula's (docs/performance.md).
+// NaN stays NaN; +-Inf gives +-1; tanh(-0) = -0.
 template <typename scalar_t>
 SINERNN_HOST_DEVICE scalar_t elman_tanh(scalar_t x) {
   return std::tanh(x);
 }
 
 // The float32 tanh's table, one array of 32 slots per coefficient (64-byte aligned: each array is
-// two AVX-512 registers). Written by scripts/fit_tanh.py.
+// two AVX-512 registers). Written by dev/fit_tanh.py.
 struct alignas(64) TanhTable {
   float m[32], c0[32], c1[32], c2[32], c3[32], c4[32], c5[32];
 };
@@ -197,7 +196,7 @@ SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
 
 // out[q] = elman_tanh(in[q]) for q < n (in == out allowed). float32 with AVX-512 and FMA: 16 at a
 // time, the tables read with one two-register permute per coefficient, the same operations in
-// the same order, so bit for bit elman_tanh (scripts/tanh_accuracy.cpp checks every float).
+// the same order, so bit for bit elman_tanh (dev/tanh_accuracy.cpp checks every float).
 template <typename scalar_t>
 SINERNN_HOST_DEVICE void elman_tanh_n(const scalar_t* in, scalar_t* out, int64_t n) {
   SINERNN_SIMD for (int64_t q = 0; q < n; ++q) out[q] = elman_tanh(in[q]);
@@ -477,8 +476,7 @@ SINERNN_HOST_DEVICE void elman_update_w1_and_forward(const scalar_t* SINERNN_RES
 // op, whose backward pass and update take the general path, at every such H, and with the
 // run-time-size path, the general code throughout, at H = 1, 6, 7, 16). Why: written as arrays, the
 // hidden units go through memory between the loops, and a 16-wide tanh reading 6 values just stored
-// one or two at a time waits for those stores (measured: 80-93 ns a tutorial step that way, against
-// 54-56 with the previous tanh and 40-45 with this kernel).
+// one or two at a time waits for those stores (about twice this kernel's time a tutorial step).
 template <int64_t kH>
 inline float elman_train_epoch_avx512(const float* x, const float* y, float* w1, float* w2, float lr, int64_t L,
                                       int64_t* diverged) {
@@ -854,18 +852,10 @@ SINERNN_HOST_DEVICE void elman_train_epoch_lanes(const LaneSeries<scalar_t>& ser
 //    forward -> tanh -> output -> error -> dz, some 90 cycles a step) overlaps the other's;
 //  - the series: x[t] broadcast from memory when it is shared (lane stride 0), else one vector load
 //    from a lane-major copy (L, V) (kPerLane); both compiled, no branch in the loop.
-// Measured (one-core C++ harness scripts/lanes_harness.cpp with the H changed, 1024 models, L = 20, 50
-// epochs; cycles per 16 model-steps counted at the FMA rate measured in the same process, medians of
-// 5-7 rounds; 2026-11-29; the same source varies ~10% between binaries, e.g. general H = 6 207-232):
-//   H            1    2    3    4    5    6    7    8    9   10   12   16
-//   general     88  103  137  160  188  231  251  299  347  408  526 1050   (16 lanes)
-//   kK = 1      86   99  116  136  163  192  224  281  339  392  498  918
-//   kK = 2      44   60   79  104  136  180  223  270  329  425  612 1579
-// so train_many takes it with kK = 2 for H <= 9. (An earlier session measured kK = 2 slower than
-// kK = 1 from H = 4 on, 140/181/233 against 138/160/192 cycles, and the general code as fast as
-// kK = 1 from H = 7 on; today's binaries disagree, and so does the extension: see train_many's
-// elman_many_cpu.cpp.) From H = 10 on the pre-activation sums and dz of two blocks no longer fit the
-// registers beside the tanh's.
+// kK = 2 is faster than kK = 1 and than the general lane code for H <= 9, in a one-core harness on
+// this header (dev/lanes_harness.cpp) and in the op (per-H tables in docs/performance.md, "Many
+// models"); train_many takes it there. From H = 10 on the pre-activation sums and dz of two blocks do
+// not fit the registers beside the tanh's.
 // x, y: (L,) when !kPerLane, else (L, V), lane l's x[t] at x[t * V + l]. L >= 1. The epoch starts
 // from the weights in w1_in, w2_in and leaves its weights in w1, w2 (the same buffers, or others: the
 // caller keeps the epoch's start without copying it).
@@ -963,10 +953,9 @@ inline void elman_train_epoch_lanes_avx512(const float* x, const float* y, const
 
 // Call fn(sizes) with compile-time sizes for the common single-series shapes (the tutorial's F=1,
 // O=1 with H up to kMaxHidden), run-time sizes otherwise. The arithmetic is the same either way.
-// Compile-time sizes matter most for odd H: measured (train op, L=1000, float32, one process) at
-// run-time sizes H = 1, 3, 5, 7, 9, 12, 15, 16: 64, 96, 107, 126, 143, 161, 277, 116 ns a step, at
-// compile-time sizes 29, 46, 50, 68, 61, 89, 129, 86 (the remainders of the element-wise loops run
-// as scalars at run-time sizes). Each size is compiled once per op: 16 sizes about double the build.
+// Compile-time sizes matter most for odd H, whose element-wise loops' remainders run as scalars at
+// run-time sizes (1.4-2.2x slower for H = 1..16; docs/performance.md, dev/hidden_sizes.py). Each
+// size is compiled once per op: 16 sizes about double the build.
 constexpr int64_t kFixedHidden = 16;
 
 template <int64_t kH, int64_t kMaxHidden, class Fn>

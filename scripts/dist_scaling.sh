@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's sharding figures: one sweep of 256 learning rates x 16 seeds (4096 tutorial networks,
+# docs/distributed.md's scaling figures: one sweep of 256 learning rates x 16 seeds (4096 tutorial networks,
 # 3000 epochs) as 1 process x 1 thread, 1 process x 2 threads, and torchrun 2 processes x 1 thread
 # (gloo). Prints each run's training rate (the slowest rank's training time) and the command's wall
 # time (process start, rendezvous, gather, table). Run after make setup.

@@ -1,4 +1,4 @@
-"""The README's forecasting figure: train on ten periods of a sine (40 points a period), forecast
+"""docs/forecast.png, the forecasting figure: train on ten periods of a sine (40 points a period), forecast
 two periods closed-loop, print the error per period, draw history + forecast + truth.
 
     .venv/bin/python scripts/forecast_sine.py [docs/forecast.png]

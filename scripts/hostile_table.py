@@ -1,4 +1,4 @@
-"""Print the README's hostile-input table: every case of tests/hostile.py run against the native
+"""Print docs/correctness.md's hostile-input table: every case of tests/hostile.py run against the native
 ops, counted per op by how it ended.   .venv/bin/python scripts/hostile_table.py"""
 
 import collections

@@ -206,10 +206,10 @@ def build_settings(announce: bool = True) -> BuildSettings:
     # the tutorial's 6 hidden units) run as scalars, not as a half-filled vector. With
     # -fno-trapping-math GCC 12 computes such a half vector in a full register whose upper lanes hold
     # whatever the stack held before (a spill writes 8 bytes, the reload reads 16); a denormal there
-    # makes every division and multiply of the step take a microcode assist. Measured: the tutorial's
-    # step took 56 or 105-128 ns depending on where the stack lay when the op was called (180,000
-    # underflow/denormal traps in a run instead of 75, all in such lanes); with the flag 48-54 ns at
-    # every stack position. It changes no result (the same operations, lane by lane).
+    # makes every division and multiply of the step take a microcode assist, and the tutorial's step
+    # takes 56 or 105-128 ns depending on where the stack lies when the op is called; with the flag,
+    # one speed at every stack position (docs/performance.md; dev/stack_position_check.py). It
+    # changes no result (the same operations, lane by lane).
     gcc_only = ["--param", "vect-epilogues-nomask=0"] if compiler_is_gcc() else []
     march = [] if portable() else ["-march=native"]
     cflags = [*opt, *march, "-ffp-contract=off", "-fno-trapping-math", *gcc_only, "-fopenmp"]

@@ -13,7 +13,9 @@ fields, NaN, blank lines inside the data) are an error naming the file, line and
 from __future__ import annotations
 
 import csv
+import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,8 +365,18 @@ def _finish(table: Table, missing: str, what_row) -> Table:
     table.filled = {names[j]: int(nan[:, j].sum()) for j in range(values.shape[1]) if nan[:, j].any()}
     per_column = ", ".join(f"{k} in {n!r}" for n, k in table.filled.items())
     warnings.warn(f"{source}: filled {int(nan.sum())} missing value(s) by linear interpolation ({per_column})",
-                  MissingValuesFilled, stacklevel=3)
+                  MissingValuesFilled, stacklevel=_caller_level())
     return table
+
+
+def _caller_level() -> int:
+    """warnings' stacklevel of the first frame outside the sinernn package, seen from the caller:
+    a warning then points at the user's line, whichever way it came through the package."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1  # the function that warns is level 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class MissingValuesFilled(UserWarning):

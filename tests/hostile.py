@@ -6,7 +6,7 @@ Each case names an op, what is wrong, the arguments, and how the call must end:
               plain contiguous tensors, bit for bit (non-contiguous and read-only overlapping views);
   - META:     all tensors on the meta device: the op's meta kernel gives the output shapes and
               touches nothing, as every PyTorch op does.
-tests/test_hostile.py runs them; scripts/hostile_table.py prints the per-op table of the README.
+tests/test_hostile.py runs them; scripts/hostile_table.py prints the per-op table of docs/correctness.md.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def test_first_use_build_when_no_aot_module(tmp_path, portable):
 def test_gcc_builds_without_half_filled_vectors(monkeypatch):
     """With GCC, --param vect-epilogues-nomask=0 is set: without it the tutorial's last 2 hidden
     units ran as a half vector holding stack garbage, and the step's speed depended on the stack
-    (README, "Measured speed"; scripts/stack_position_check.py). Other compilers don't get it."""
+    (docs/performance.md; dev/stack_position_check.py). Other compilers don't get it."""
     monkeypatch.setattr(native, "compiler_is_gcc", lambda: True)
     flags = native.build_settings().cflags
     assert flags[flags.index("--param") + 1] == "vect-epilogues-nomask=0"
@@ -101,7 +101,7 @@ def _load_script(name):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    path = Path(__file__).resolve().parent.parent / "dev" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -109,7 +109,7 @@ def _load_script(name):
 
 
 def test_hidden_sizes_script_runs(capsys):
-    """scripts/hidden_sizes.py times the train op per H (compile-time sizes up to 16, run-time above),
+    """dev/hidden_sizes.py times the train op per H (compile-time sizes up to 16, run-time above),
     on this checkout's build or on a given shared library (here the same one, already loaded)."""
     script = _load_script("hidden_sizes")
     threads = torch.get_num_threads()

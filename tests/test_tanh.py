@@ -4,7 +4,7 @@ With F = H = O = 1, w1 = [[1], [0]] the hidden state is exactly tanh(x_t): the p
 fma(x, 1, 0) = x, and the context row adds h * 0 = 0. So predict's hidden states are the kernel's
 tanh of every x, in the very code the training loop runs (the AVX-512 form where the build has it;
 the scalar form, bit for bit the same, elsewhere and on CUDA). Measured against float64 tanh (its
-own error, ~1e-16, is far below a float32 ulp). scripts/tanh_accuracy.cpp does the exhaustive check
+own error, ~1e-16, is far below a float32 ulp). dev/tanh_accuracy.cpp does the exhaustive check
 (every float of magnitude 2^-126 .. 10, about three minutes: at most 0.992 ulp, with FMA and
 without); here a sample of 6 million floats, every 2^8-th bit pattern plus every float within 2^12
 of each of the table's interval edges, and the script itself on every 61st float, built for this CPU
@@ -69,7 +69,7 @@ def test_float32_tanh_is_within_1_ulp(sign):
 
 def test_float32_tanh_edges():
     """Subnormals pass through (tanh(x) = x), and from |x| = 9.01 on tanh rounds to +-1. (The ops
-    refuse non-finite inputs; scripts/tanh_accuracy.cpp checks +-inf, NaN and -0.)"""
+    refuse non-finite inputs; dev/tanh_accuracy.cpp checks +-inf, NaN and -0.)"""
     x = torch.tensor([1e-40, -1e-40, 2.0**-126, 9.0, 9.02, 30.0, -30.0, 3.0e38])
     got = kernel_tanh(x)
     assert torch.equal(got[:3], x[:3])
@@ -85,14 +85,14 @@ def test_float64_tanh_is_libms():
 @pytest.mark.skipif(not _native_build.have_compiler(), reason="needs a C++ compiler")
 @pytest.mark.parametrize("target", ["this CPU", "baseline"])
 def test_tanh_accuracy_script_on_every_61st_float(tmp_path, target):
-    """scripts/tanh_accuracy.cpp on every 61st float up to 10: within MAX_ULP, odd, the special
+    """dev/tanh_accuracy.cpp on every 61st float up to 10: within MAX_ULP, odd, the special
     values right, and the array form (AVX-512 where this CPU has it) equal to the scalar form bit
     for bit. Built for this CPU (as the ops are) and for the architecture's baseline (the scalar
     form only, no FMA: what SINERNN_PORTABLE=1 builds, and the same arithmetic CUDA runs)."""
     exe = tmp_path / "tanh_accuracy"
     march = ["-march=native"] if target == "this CPU" else []
     build = [_native_build.compiler(), "-std=c++17", "-O2", *march, "-ffp-contract=off", "-fopenmp-simd"]
-    subprocess.run([*build, "-I", str(ROOT / "csrc"), str(ROOT / "scripts" / "tanh_accuracy.cpp"), "-o", str(exe)],
+    subprocess.run([*build, "-I", str(ROOT / "csrc"), str(ROOT / "dev" / "tanh_accuracy.cpp"), "-o", str(exe)],
                    check=True, timeout=300)
     run = subprocess.run([str(exe), "61", str(MAX_ULP)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr

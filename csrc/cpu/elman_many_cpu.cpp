@@ -27,18 +27,15 @@
 namespace sinernn {
 namespace {
 
-// Models per block of the general lane code: one AVX-512 register of lanes (measured: 16 floats beat 8).
+// Models per block of the general lane code: one AVX-512 register of lanes (16 floats are faster than 8).
 template <typename scalar_t>
 constexpr int kLanes = 64 / sizeof(scalar_t);
 
 // The AVX-512 kernel elman_train_epoch_lanes_avx512 serves float32, F = O = 1, H <= 9, where it is
 // faster than the general lane code; its blocks are two registers of 16 lanes (kK = 2), whose two
-// interleaved blocks hide the step's latency (measured per H in a one-core harness, see the kernel's
-// comment, and in this op: 1024 models, 30 epochs, one thread, three alternations, M model-steps/s;
-// against the kernel with kK = 1, H = 5: 248-258 -> 288-293, H = 6: 215-217 -> 230-231; against the
-// general code, H = 7: 168-172 -> 191-193, H = 8: 144-147 -> 157-159, H = 9: 106-108 -> 117-119; from
-// H = 10 on, the kernel with kK = 1 was slower than the general code at H = 10-13, level at 14 and 15,
-// faster at 16 only: 47 against 39-40).
+// interleaved blocks hide the step's latency. From H = 10 on (one block only) it is slower than the
+// general code except at H = 16, which alone is not worth a special case. Evidence, per H, in this op
+// and in a one-core harness: docs/performance.md, "Many models".
 constexpr int64_t kAvx512LanesMaxHidden = 9;
 constexpr int kAvx512Registers = 2;
 template <typename scalar_t, class S>
@@ -52,10 +49,8 @@ constexpr int block_lanes() {
 
 // A block's buffers start on a cache line (64 bytes), so that no register of lanes straddles two
 // lines (std::vector's default allocator aligns to 16 bytes). This matters to the general lane code
-// (H >= 7), whose workspace goes through memory every step: measured (1024 tutorial-shaped models,
-// 30 epochs, one thread, three alternations against the build before) H = 8: 87-94 -> 87-105 M
-// model-steps/s, H = 12: 39-43 -> 49-60, H = 16: 14-23 -> 19-25; H = 6 (the AVX-512 kernel,
-// memory operands): 145-163 before, 134-163 after (no change beyond the noise).
+// (H >= 10), whose workspace goes through memory every step (up to 1.3x at H = 12;
+// docs/performance.md); the AVX-512 kernel is indifferent to it.
 template <typename T>
 struct CacheLineAllocator {
   using value_type = T;
@@ -74,9 +69,8 @@ template <typename T>
 using LaneBuffer = std::vector<T, CacheLineAllocator<T>>;
 
 // total + the sum of w * 0 over the rows of a lane's weights (stride V): finite exactly when total
-// and every weight are. Four interleaved sums: as one, a chain of n1 + n2 dependent adds, it held up
-// the next epoch (measured, tutorial's sizes, 4096 models, one thread, three alternations against
-// the single chain: L = 2, 500 epochs 74-97 -> 99-113 M model-steps/s; at L = 20 within the noise).
+// and every weight are. Four interleaved sums, so that no chain of n1 + n2 dependent adds holds up
+// the next epoch (it shows where series are short: docs/performance.md).
 template <int V, typename scalar_t>
 inline scalar_t lane_probe(scalar_t total, const scalar_t* w1, int64_t n1, const scalar_t* w2, int64_t n2) {
   scalar_t a[4] = {total, 0, 0, 0};
@@ -218,9 +212,8 @@ std::tuple<at::Tensor, at::Tensor> elman_train_many_cpu(const at::Tensor& x, con
     with_sizes(s.F, s.H, s.O, [&](auto sizes) {
       constexpr int V = block_lanes<scalar_t, decltype(sizes)>();
       const int64_t blocks = (N + V - 1) / V;
-      // Each thread takes the next block as it finishes one (not a fixed half each): the cores of
-      // this kind of machine are shared and one may run slower for a while (measured once: one of
-      // two concurrent FMA loops at 70% of its rate, the other at 95%).
+      // Each thread takes the next block as it finishes one (not a fixed half each): cores may be
+      // shared, and one that runs slower for a while then does less of the work.
       std::atomic<int64_t> next{0};
       const int64_t workers = std::min<int64_t>(blocks, at::get_num_threads());
       at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {

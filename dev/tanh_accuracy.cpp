@@ -4,7 +4,7 @@
 // scalar form (CUDA's, and every CPU's without AVX-512) bit for bit on each of those floats, and
 // the special values. Exit status 0 when all hold and the largest error is within MAX_ULP
 // (default 1.0). Every float: about 3 minutes on one core.
-//   g++ -O2 -march=native -ffp-contract=off -fopenmp-simd -I csrc scripts/tanh_accuracy.cpp -o /tmp/tanh_accuracy
+//   g++ -O2 -march=native -ffp-contract=off -fopenmp-simd -I csrc dev/tanh_accuracy.cpp -o /tmp/tanh_accuracy
 //   /tmp/tanh_accuracy [STRIDE [MAX_ULP]]
 // tests/test_tanh.py runs it with a stride, built with and without -march=native.
 #include <cmath>

@@ -4,8 +4,8 @@ Up to H = 16 the native code is compiled for each size (compile-time sizes, `wit
 csrc/elman_math.h); larger H run at run-time sizes. This prints the median time per step of
 `torch.ops.sinernn.train` for each H, so the effect of that choice can be seen and compared:
 
-    .venv/bin/python scripts/hidden_sizes.py                   # this checkout's build
-    .venv/bin/python scripts/hidden_sizes.py --library OLD.so  # another build of sinernn._C
+    .venv/bin/python dev/hidden_sizes.py                   # this checkout's build
+    .venv/bin/python dev/hidden_sizes.py --library OLD.so  # another build of sinernn._C
 
 With --library, only that shared library is loaded (not the sinernn package), so a build of another
 commit can be timed against this one, each in its own process.

@@ -2,7 +2,7 @@
 // the method behind the cycle table in elman_train_epoch_lanes_avx512's comment (there for more H).
 //
 //   g++ -O3 -march=native -ffp-contract=off -fno-trapping-math -fopenmp -std=c++17 -Icsrc
-//       scripts/lanes_harness.cpp -o /tmp/lanes_harness && /tmp/lanes_harness [rounds] [offset]
+//       dev/lanes_harness.cpp -o /tmp/lanes_harness && /tmp/lanes_harness [rounds] [offset]
 //
 // (the flags of sinernn/_native_build.py; needs AVX-512). For H = 1, 3, 6 (F = O = 1, float32,
 // one sine series shared by all lanes, 1024 models, L = 20, 50 epochs a block) it first

@@ -1,13 +1,13 @@
 """Does the tutorial step's speed depend on where the stack lies when the op is called?
 
-It did, by 2x, until the build gained GCC's `--param vect-epilogues-nomask=0` (see README, "Measured
-speed"): half-filled vectors held stack garbage, and a denormal there made the step take microcode
-assists. This runs the whole-loop op on the tutorial's problem at several C-stack depths (each
+It does, by 2x, in a GCC build without `--param vect-epilogues-nomask=0` (docs/performance.md, "The
+whole-loop op as the network grows"): half-filled vectors hold stack garbage, and a denormal there
+makes the step take microcode assists. This runs the whole-loop op on the tutorial's problem at several C-stack depths (each
 level nests one more C call, map + list, between this script and the op) and prints the median time
 per step at each. A healthy build shows one level throughout; two clusters about 2x apart are the
 old problem back (a new compiler, new flags).
 
-    .venv/bin/python scripts/stack_position_check.py [--depths 24] [--calls 60]
+    .venv/bin/python dev/stack_position_check.py [--depths 24] [--calls 60]
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ is the odd series: m = 0, c0 = 0, c1 = 1, c2 = c4 = 0. The other coefficients ar
 time for least maximum relative error (Lawson's iteration on weighted least squares over Chebyshev
 nodes), each rounded to float32 before the next is fitted around it.
 
-    python scripts/fit_tanh.py            # the table, as pasted into csrc/elman_math.h
-    python scripts/fit_tanh.py --report   # also each interval's fit, on stderr
+    python dev/fit_tanh.py            # the table, as pasted into csrc/elman_math.h
+    python dev/fit_tanh.py --report   # also each interval's fit, on stderr
 
-The accuracy of the result is measured, not assumed: scripts/tanh_accuracy.cpp checks the header's
+The accuracy of the result is measured, not assumed: dev/tanh_accuracy.cpp checks the header's
 tanh against tanhl over every float up to 10. Needs numpy.
 """
 
