@@ -16,6 +16,13 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.version.cuda is No
   echo "installing $TORCH_CUDA (a CUDA build) into $VENV"
   "$VENV/bin/python" -m pip install --quiet "$TORCH_CUDA" "setuptools>=64" wheel ninja numpy
 fi
+# SINERNN_CUDA=auto decides by compiling and linking a probe kernel: what it decides with the toolkit
+# torch finds on its own (no CUDA_HOME; where nvcc on PATH is a wrapper, torch guesses a folder
+# without cudart and auto falls back to the CPU ops, saying why), then with CUDA_HOME set.
+for home in "" "$CUDA_HOME"; do
+  env -u CUDA_HOME ${home:+CUDA_HOME=$home} "$VENV/bin/python" -W ignore -c \
+    "import sys; sys.path.insert(0, 'sinernn'); import _native_build as n; print('SINERNN_CUDA=auto, CUDA_HOME=${home:-unset}: CUDA kernels', 'built' if n.want_cuda('auto') else 'left out')" 2>&1 | grep -v "No CUDA runtime is found"
+done
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo "building with CUDA kernels: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'), CUDA_HOME=$CUDA_HOME"

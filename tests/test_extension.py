@@ -1,6 +1,7 @@
 """Building and loading the native ops: ahead of time, or compiled on first use."""
 
 import json
+from pathlib import Path
 import os
 import subprocess
 import sys
@@ -36,14 +37,88 @@ def test_a_stale_or_foreign_build_is_refused(monkeypatch, info, words):
     assert words in _extension._aot_problem()
 
 
-def test_cuda_switch():
+def test_cuda_switch(capsys):
     with pytest.raises(ValueError, match="SINERNN_CUDA must be auto, 0 or 1"):
         native.want_cuda("yes")
     assert native.want_cuda("0") is False
     if torch.version.cuda is None:
-        assert native.want_cuda("auto") is False
-        with pytest.raises(RuntimeError, match="SINERNN_CUDA=1 but CUDA cannot be built here"):
+        native._cuda_reason_told.clear()
+        assert native.want_cuda("auto") is False and native.want_cuda("auto") is False
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"sinernn: building the CPU ops only (SINERNN_CUDA=auto): torch {torch.__version__} is not a CUDA build"]
+        assert native.want_cuda("auto", announce=False) is False and capsys.readouterr().err == ""
+        with pytest.raises(RuntimeError, match="SINERNN_CUDA=1 but CUDA cannot be built here: torch .* is not a CUDA build"):
             native.want_cuda("1")
+
+
+def test_cuda_probe_names_the_toolkit_that_cannot_link(monkeypatch, tmp_path):
+    """auto builds CUDA only when the toolkit compiles *and links* a probe kernel: a toolkit whose
+    nvcc works but whose folder has no cudart (torch's CUDA_HOME guessed from a wrapper nvcc) is
+    refused with the linker's words. Here nvcc is a stand-in script that compiles nothing."""
+    from torch.utils import cpp_extension
+
+    home = tmp_path / "toolkit"
+    (home / "bin").mkdir(parents=True)
+    nvcc = home / "bin" / "nvcc"
+    nvcc.write_text("#!/bin/sh\n# stands in for nvcc: compiles the probe's host code as C\n"
+                    "while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift;; esac; shift; done\n"
+                    "printf 'int main(void){return 0;}' | cc -x c -c - -o \"$out\"\n")
+    nvcc.chmod(0o755)
+    monkeypatch.setattr(cpp_extension, "library_paths", lambda *a, **k: [str(home / "lib64")])
+    problem = native._probe_toolkit(str(home))
+    assert problem is not None and f"CUDA_HOME={home} can't link a probe kernel" in problem and "cudart" in problem
+    nvcc.write_text("#!/bin/sh\necho 'probe.cu(2): error: no such toolkit' >&2; exit 1\n")
+    assert "can't compile a probe kernel: probe.cu(2): error: no such toolkit" in native._probe_toolkit(str(home))
+
+
+def _backend():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "build_backend" / "sinernn_build.py"
+    spec = importlib.util.spec_from_file_location("sinernn_build_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_backend_finds_the_target_environments_torch(tmp_path):
+    """pip's isolation hides the target's site-packages (PYTHONPATH to an overlay, no user site):
+    the backend asks sys.executable without those variables, and so finds this torch."""
+    import setuptools
+
+    backend_dir = os.path.dirname(_backend().__file__)
+    overlay = tmp_path / "overlay"  # what pip's build environment holds: setuptools, not torch
+    overlay.mkdir()
+    site = Path(setuptools.__file__).parent.parent
+    for name in ("setuptools", "_distutils_hack", "pkg_resources"):
+        if (site / name).exists():
+            (overlay / name).symlink_to(site / name)
+    # -S: no site-packages, as in pip's isolated build; the backend's probe runs without it
+    code = ("import importlib.util, json, sys; assert importlib.util.find_spec('torch') is None\n"
+            "import sinernn_build as b; print(json.dumps(b._target_torch()))")
+    env = dict(os.environ, PYTHONPATH=f"{overlay}:{backend_dir}", PYTHONNOUSERSITE="1")
+    out = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["version"] == torch.__version__
+    assert os.path.dirname(os.path.dirname(torch.__file__)) in info["path"]
+
+
+def test_build_backend_requires_torch_only_where_the_target_has_none(monkeypatch):
+    backend = _backend()
+    monkeypatch.setattr(backend, "_torch_here", lambda: False)
+    monkeypatch.setattr(backend, "_target_torch", lambda: None)
+    assert backend.get_requires_for_build_wheel() == backend.get_requires_for_build_editable() == ["torch>=2.4"]
+    assert backend.get_requires_for_build_sdist() == []
+    monkeypatch.setattr(backend, "_target_torch", lambda: {"version": "2.13.0", "path": ["/nowhere/site-packages"]})
+    assert backend.get_requires_for_build_wheel() == backend.get_requires_for_build_editable() == []
+    saved = list(sys.path)
+    try:
+        backend._use_target_torch()
+        assert sys.path[: len(saved)] == saved and sys.path[-1] == "/nowhere/site-packages"  # after the isolated env's
+    finally:
+        sys.path[:] = saved
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["native", "portable"])
