@@ -173,13 +173,9 @@ inline constexpr TanhTable kTanhTable = SINERNN_TANH_TABLE;
 #undef SINERNN_TANH_TABLE
 constexpr uint32_t kTanhLowBits = 0x3D200000u;  // 0.0390625: the first code's interval starts here
 
-template <>
-SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
-#if defined(__CUDA_ARCH__)
-  const TanhTable& T = kTanhTableDevice;
-#else
-  const TanhTable& T = kTanhTable;
-#endif
+// The float32 tanh on a given copy of the table (the batched CUDA kernel passes a shared-memory
+// copy: a warp's 32 different slots then cost one access, where constant memory serialises them).
+SINERNN_HOST_DEVICE float elman_tanh_table(float x, const TanhTable& T) {
   const float ax = std::fabs(x);
   const float axc = ax > 9.5f ? 9.5f : ax;  // NaN passes (any slot then gives NaN)
   uint32_t b;
@@ -192,6 +188,15 @@ SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
   const float q23 = fmadd(t2, T.c5[i], fmadd(t, T.c4[i], T.c3[i]));
   const float q = fmadd(t2, q23, q01);
   return std::copysign(fmadd(t, q, T.c0[i]), x);
+}
+
+template <>
+SINERNN_HOST_DEVICE float elman_tanh<float>(float x) {
+#if defined(__CUDA_ARCH__)
+  return elman_tanh_table(x, kTanhTableDevice);
+#else
+  return elman_tanh_table(x, kTanhTable);
+#endif
 }
 
 // out[q] = elman_tanh(in[q]) for q < n (in == out allowed). float32 with AVX-512 and FMA: 16 at a
