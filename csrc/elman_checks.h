@@ -220,8 +220,17 @@ inline ManySizes check_many_args(const char* op, const at::Tensor& x, const at::
   return {check_weights(op, w1[0], w2[0], x.size(x.dim() - 1), w2.size(2)), N, L, per_model};
 }
 
+// lr (N,) float64 on the CPU: finite and >= 0 for every model, else an error naming the first that is not.
+inline void check_lr_values(const char* op, const at::Tensor& lr_cpu) {
+  const double* p = lr_cpu.const_data_ptr<double>();
+  for (int64_t n = 0, N = lr_cpu.numel(); n < N; ++n)
+    TORCH_CHECK(std::isfinite(p[n]) && p[n] >= 0, op, ": lr must be finite and >= 0 for every model, got lr[", n,
+                "]=", p[n]);
+}
+
 // train_many: the above, y shaped like x with O outputs, epochs, lr (N,) finite and >= 0, w1 and w2
-// written in place. Returns the sizes; *lr_cpu receives lr as float64 on the CPU.
+// written in place. Returns the sizes; *lr_cpu receives lr as float64 on the CPU, its values checked
+// (lr_cpu null: neither, the caller checks them on lr's device).
 inline ManySizes check_train_many_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& w1,
                                        const at::Tensor& w2, int64_t epochs, const at::Tensor& lr,
                                        c10::DeviceType dev, at::Tensor* lr_cpu) {
@@ -235,11 +244,10 @@ inline ManySizes check_train_many_args(const char* op, const at::Tensor& x, cons
   TORCH_CHECK(lr.dim() == 1 && lr.size(0) == m.N, op, ": lr must have shape (N,) = (", m.N,
               ",), one per model, got ", lr.sizes());
   TORCH_CHECK(lr.is_floating_point(), op, ": lr must be a floating-point tensor, got ", lr.scalar_type());
-  *lr_cpu = lr.to(at::kCPU, at::kDouble).contiguous();
-  const double* p = lr_cpu->const_data_ptr<double>();
-  for (int64_t n = 0; n < m.N; ++n)
-    TORCH_CHECK(std::isfinite(p[n]) && p[n] >= 0, op, ": lr must be finite and >= 0 for every model, got lr[", n,
-                "]=", p[n]);
+  if (lr_cpu != nullptr) {  // else the caller checks lr's values where they are (check_lr_values)
+    *lr_cpu = lr.to(at::kCPU, at::kDouble).contiguous();
+    check_lr_values(op, *lr_cpu);
+  }
   check_written(op, "w1", w1, {{"w2", &w2}, {"x", &x}, {"y", &y}, {"lr", &lr}});
   check_written(op, "w2", w2, {{"x", &x}, {"y", &y}, {"lr", &lr}});
   return m;

@@ -49,11 +49,13 @@ inline at::Tensor finite_input(const char* op, const char* name, const at::Tenso
 }
 
 // Work on a contiguous version of an in-place argument; write back if it was a copy.
+// check = false: the caller checks work's values itself (before any update).
 struct ContiguousInOut {
   at::Tensor& target;
   at::Tensor work;
-  ContiguousInOut(const char* op, const char* name, at::Tensor& t) : target(t), work(contiguous(op, name, t)) {
-    check_finite(op, name, work);  // before any update: a failed check leaves the target untouched
+  ContiguousInOut(const char* op, const char* name, at::Tensor& t, bool check = true)
+      : target(t), work(contiguous(op, name, t)) {
+    if (check) check_finite(op, name, work);  // before any update: a failed check leaves the target untouched
   }
   void write_back() {
     if (!work.is_same(target)) target.copy_(work);

@@ -216,8 +216,19 @@ PyObject* cuda_built(PyObject*, PyObject*) {
 #endif
 }
 
+// Whether the CPU code fuses multiply-adds (fmadd in elman_math.h: one rounding, as CUDA always
+// does); a portable build without FMA rounds twice, so its float32 results differ from CUDA's.
+PyObject* cpu_fused_fma(PyObject*, PyObject*) {
+#if defined(__FMA__)
+  Py_RETURN_TRUE;
+#else
+  Py_RETURN_FALSE;
+#endif
+}
+
 PyMethodDef methods[] = {
     {"cuda_built", cuda_built, METH_NOARGS, "Whether CUDA kernels were compiled in."},
+    {"cpu_fused_fma", cpu_fused_fma, METH_NOARGS, "Whether the CPU kernels fuse multiply-adds (as CUDA does)."},
     {"_step_session", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(step_session)), METH_FASTCALL,
      "Private: training state for a Python loop over the fused step."},
     {"_session_step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(session_step)), METH_FASTCALL,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Proves the CUDA kernels compile and link, on a machine without a GPU: builds sinernn._C with
 # SINERNN_CUDA=1 against a CUDA build of torch (2.14.1, cu13) in a cached virtual environment outside
-# the clone, then loads it and checks that every op has a CUDA kernel registered. Fails when the
-# CUDA sources do not compile. Run by .ci/run; about 4 minutes on 2 cores (+1.5 the first time,
+# the clone, prints each kernel's registers, stack frame and spills (ptxas -v), then loads the module
+# and checks that every op has a CUDA kernel registered. Fails when the CUDA sources do not compile,
+# or when a compile-time-size float32 train_many kernel has a stack frame or spills
+# (scripts/ptxas_table.py). Run by .ci/run; about 4 minutes on 2 cores (+1.5 the first time,
 # to install torch into the cache).
 #   SINERNN_CUDA_VENV   the cached environment (default: ~/.cache/sinernn-cuda-venv)
 #   CUDA_HOME           the toolkit (default: /usr/local/cuda)
@@ -27,9 +29,11 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo "building with CUDA kernels: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'), CUDA_HOME=$CUDA_HOME"
 start=$(date +%s)
-"$VENV/bin/python" setup.py -q build_ext --build-temp "$out/temp" --build-lib "$out/lib" >"$out/build.log" 2>&1 || {
+NVCC_APPEND_FLAGS="${NVCC_APPEND_FLAGS:+$NVCC_APPEND_FLAGS }-Xptxas -v" \
+  "$VENV/bin/python" setup.py -q build_ext --build-temp "$out/temp" --build-lib "$out/lib" >"$out/build.log" 2>&1 || {
   grep -E "error|Error" "$out/build.log" | head -40; echo "CUDA build FAILED"; exit 1; }
-echo "built in $(( $(date +%s) - start )) s"
+echo "built in $(( $(date +%s) - start )) s; each kernel's resources (ptxas):"
+"$VENV/bin/python" scripts/ptxas_table.py "$out/build.log"
 "$VENV/bin/python" - "$out/lib" <<'PY'
 import glob, importlib.util, sys
 import torch

@@ -161,7 +161,9 @@ def train_many(
     start = time.perf_counter()
     with torch.no_grad():
         if name == "cpp":
-            losses, diverged = ops.train_many(x, y, w1_work, w2_work, epochs, lrs.to(x.device))
+            # to a GPU from pinned memory: the copy does not wait for the work queued before it
+            lr_arg = lrs if x.device.type == "cpu" else lrs.pin_memory().to(x.device, non_blocking=True)
+            losses, diverged = ops.train_many(x, y, w1_work, w2_work, epochs, lr_arg)
         else:
             losses, diverged = _train_one_by_one(x, y, w1_work, w2_work, epochs, lrs, name)
         for w, work in ((w1, w1_work), (w2, w2_work)):

@@ -94,6 +94,19 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "reference"
 
 
+class OneModelOnGpuWarning(UserWarning):
+    """``sinernn.train`` on CUDA tensors: one model runs as one GPU thread, which the CPU outpaces."""
+
+
+ONE_MODEL_ON_GPU = (
+    "sinernn.train on {device}: one model on a GPU runs as a single thread through the step's chain of dependent "
+    "operations (about 100 in a row at the tutorial's size), where one CPU core takes 31-45 ns a step (measured, "
+    "docs/performance.md) and a GPU thread takes several times a CPU core's time for each dependent operation; "
+    "expect the CPU to be faster (not yet measured on a GPU). Train one model on the CPU, or many at once with "
+    "sinernn.train_many, which puts one model on each GPU thread."
+)
+
+
 class DivergenceError(FloatingPointError):
     """Training stopped because the loss, or the weights after an epoch's last update, stopped
     being finite. ``epoch`` and ``step`` (0-based) say where; w1 and w2 hold their values at the
@@ -314,6 +327,8 @@ def train(
     if epochs * L >= 2**63:
         raise ValueError(f"epochs * L must fit in 64 bits, got epochs={epochs} and L={L}")
     name = resolve_backend(backend, x.device)
+    if x.device.type == "cuda" and name != "reference":
+        warnings.warn(ONE_MODEL_ON_GPU.format(device=x.device), OneModelOnGpuWarning, stacklevel=2)
 
     x, y = _plain(x), _plain(y)
     # Train contiguous weights; a non-contiguous caller's tensor gets the result copied back once.

@@ -87,8 +87,9 @@ def test_float64_tanh_is_libms():
 def test_tanh_accuracy_script_on_every_61st_float(tmp_path, target):
     """dev/tanh_accuracy.cpp on every 61st float up to 10: within MAX_ULP, odd, the special
     values right, and the array form (AVX-512 where this CPU has it) equal to the scalar form bit
-    for bit. Built for this CPU (as the ops are) and for the architecture's baseline (the scalar
-    form only, no FMA: what SINERNN_PORTABLE=1 builds, and the same arithmetic CUDA runs)."""
+    for bit. Built for this CPU (as the ops are: with FMA here, the scalar form then rounds as CUDA's
+    does) and for the architecture's baseline (the scalar form only, no FMA, so each multiply-add
+    rounds twice: what SINERNN_PORTABLE=1 builds)."""
     exe = tmp_path / "tanh_accuracy"
     march = ["-march=native"] if target == "this CPU" else []
     build = [_native_build.compiler(), "-std=c++17", "-O2", *march, "-ffp-contract=off", "-fopenmp-simd"]

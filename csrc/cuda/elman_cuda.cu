@@ -1,18 +1,29 @@
 // CUDA kernels for the ops declared in elman_ops.cpp, on the same step math as the CPU
-// (elman_math.h: __host__ __device__ under nvcc) and the same entry checks (elman_checks.h).
+// (elman_math.h and elman_lane.h: __host__ __device__ under nvcc) and the same entry checks
+// (elman_checks.h).
 //
-// train_many: one model per thread, the whole run in one launch. For the tutorial's sizes (F = O = 1,
-// H <= 8: compile-time Sizes) a thread keeps its model's weights, epoch snapshot and workspace in
-// local arrays the compiler can hold in registers; for other sizes it trains the weights in place
-// in global memory with its snapshot and workspace in a scratch tensor. The single-model ops are the
-// same code on one thread (train is train_many with N = 1): they exist so that CUDA tensors work
-// everywhere, not for speed: one tiny model is a latency-bound chain.
+// train_many: one model per thread, the whole run in one launch, on a copy of the batch stored
+// interleaved in groups of 32 models (a warp's 32 models touch 128 consecutive bytes), transposed on
+// entry and exit by the launch. Its body is lane_train_model (elman_lane.h), which
+// tests/lane_check.cpp runs on the CPU against the single-model op bit for bit. For the tutorial's
+// sizes (F = O = 1, H <= 8: compile-time sizes) a thread keeps its working weights, contexts and
+// gradient in registers, and the weights at each epoch's start in the interleaved output buffer;
+// for other sizes it works in interleaved global buffers. The float32 tanh reads a shared-memory
+// copy of its table: a warp's 32 different slots are one access (each coefficient row is 32 floats,
+// one per bank), where constant memory serves one address at a time.
+//
+// The single-model ops are the same code on one thread (train is train_many with N = 1): they exist
+// so that CUDA tensors work everywhere, not for speed: one tiny model is a latency-bound chain.
 //
 // Every launch goes to the current stream under a device guard and is checked.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
+#include <ATen/ops/ge.h>
+#include <ATen/ops/isfinite.h>
+#include <ATen/ops/logical_and.h>
+#include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -20,95 +31,134 @@
 #include <torch/library.h>
 
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "../elman_checks.h"
+#include "../elman_lane.h"
 #include "../elman_math.h"
 #include "../elman_tensors.h"
 
 namespace sinernn {
 namespace {
 
+// Threads per block of the batched kernel: one warp (one group of the interleaved layout), so even
+// N = 4096 spreads over 128 SMs, and tens of thousands of models fill every SM of the card.
+constexpr int kManyThreads = 32;
+// The other kernels' blocks.
 constexpr int kThreads = 128;
-// Compile-time sizes up to this H (F = O = 1): a thread holds (F+H)*H weights twice (and the rest) in
-// local arrays, which the registers hold at the tutorial's sizes; larger H would spill to local memory.
-constexpr int64_t kCudaFixedHidden = 8;
+// Compile-time sizes up to this H (F = O = 1): a thread's (F+H)H + H weights and 4H work values in
+// registers. scripts/cuda_compile_check.sh prints each instance's registers, stack and spills, and
+// fails when a float32 one has a stack frame or spills. float64 takes twice the registers: from H = 5
+// on it would spill, so larger H take the run-time-size code (interleaved global buffers) there.
+template <typename scalar_t>
+constexpr int64_t kCudaFixedHidden = std::is_same_v<scalar_t, float> ? 8 : 4;
 constexpr auto kCUDA = c10::DeviceType::CUDA;
 
-struct ManyArgs {
-  int64_t N, L, epochs;
-  int64_t x_model_stride, y_model_stride;  // 0: one series shared by all models
-};
+// Blocks of kManyThreads an SM must have room for (__launch_bounds__'s second argument): caps a
+// thread's registers at 65536 / (kManyThreads * that): 96 for float32 H <= 6 (20 warps an SM), else
+// 128 (16 warps), the most under which each compile-time size still has no spills (ptxas, sm_90: at
+// 80 registers H = 6 spills; at 96, H = 7). More warps hide more of each step's dependent chain.
+template <typename scalar_t, class S>
+constexpr int many_min_blocks() {
+  return S::kFixed && std::is_same_v<scalar_t, float> && S::kHidden <= 6 ? 20 : 16;
+}
 
 template <typename scalar_t, class S>
-__global__ void train_many_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ y, scalar_t* w1,
-                                  scalar_t* w2, const double* __restrict__ lr, ManyArgs a, S s, scalar_t* losses,
-                                  int64_t* diverged, scalar_t* scratch) {
-  const int64_t n = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (n >= a.N) return;
-  const int64_t n1 = (s.F() + s.H()) * s.H(), n2 = s.H() * s.O(), nw = elman_epoch_workspace(s.H(), s.O());
-  scalar_t* my_w1 = w1 + n * n1;
-  scalar_t* my_w2 = w2 + n * n2;
-  const scalar_t* my_x = x + n * a.x_model_stride;
-  const scalar_t* my_y = y + n * a.y_model_stride;
-  const scalar_t lr_n = static_cast<scalar_t>(lr[n]);  // as the CPU op: lr cast to scalar_t
-  if constexpr (S::kFixed) {
-    constexpr int64_t k1 = (S::kFeatures + S::kHidden) * S::kHidden, k2 = S::kHidden * S::kOutputs;
-    scalar_t lw1[k1], lw2[k2], snapshot[k1 + k2], workspace[elman_epoch_workspace(S::kHidden, S::kOutputs)];
-    for (int64_t q = 0; q < k1; ++q) lw1[q] = my_w1[q];
-    for (int64_t q = 0; q < k2; ++q) lw2[q] = my_w2[q];
-    elman_train_epochs<scalar_t>(my_x, my_y, lw1, lw2, lr_n, a.epochs, a.L, snapshot, workspace,
-                                 losses + n * a.epochs, diverged + 2 * n, diverged + 2 * n + 1, s);
-    for (int64_t q = 0; q < k1; ++q) my_w1[q] = lw1[q];
-    for (int64_t q = 0; q < k2; ++q) my_w2[q] = lw2[q];
-  } else {
-    scalar_t* snapshot = scratch + n * (n1 + n2 + nw);
-    elman_train_epochs<scalar_t>(my_x, my_y, my_w1, my_w2, lr_n, a.epochs, a.L, snapshot, snapshot + n1 + n2,
-                                 losses + n * a.epochs, diverged + 2 * n, diverged + 2 * n + 1, s);
+__global__ void __launch_bounds__(kManyThreads, (many_min_blocks<scalar_t, S>())) train_many_kernel(LaneBatch<scalar_t> b, S s) {
+  __shared__ TanhTable table;
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    const float* src = reinterpret_cast<const float*>(&kTanhTableDevice);
+    float* dst = reinterpret_cast<float*>(&table);
+    for (int i = threadIdx.x; i < int(sizeof(TanhTable) / sizeof(float)); i += blockDim.x) dst[i] = src[i];
+    __syncthreads();
   }
-  const int64_t e = diverged[2 * n];
-  if (e >= 0)  // the diverged epoch's total and the epochs after it: NaN, as on the CPU
-    for (int64_t q = e; q < a.epochs; ++q) losses[n * a.epochs + q] = scalar_t(NAN);
+  const int64_t n = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (n < b.N) lane_train_model<scalar_t>(b, n, table, s);
 }
 
 int blocks_for(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
 
+// (N, rows) -> the interleaved layout of elman_lane.h, (groups, rows, 32), the last group padded
+// with zeros (its padding lanes are never run).
+at::Tensor to_lanes(const at::Tensor& t, int64_t N, int64_t rows) {
+  const int64_t groups = (N + kLaneGroup - 1) / kLaneGroup;
+  at::Tensor padded = t.reshape({N, rows});
+  if (groups * kLaneGroup != N) {
+    padded = at::zeros({groups * kLaneGroup, rows}, t.options());
+    padded.narrow(0, 0, N).copy_(t.reshape({N, rows}));
+  }
+  return padded.reshape({groups, kLaneGroup, rows}).transpose(1, 2).contiguous();
+}
+
+// The interleaved layout back to (N, rows) (a view).
+at::Tensor from_lanes(const at::Tensor& t, int64_t N, int64_t rows) {
+  return t.transpose(1, 2).reshape({-1, rows}).narrow(0, 0, N);
+}
+
 // The launch behind train_many and train: x, y contiguous, w1, w2 contiguous and written in place,
-// lr64 (N,) float64 on the CPU. -> losses (N, epochs), diverged (N, 2) on the device.
+// lr_dev (N,) float64 on x's device. -> losses (N, epochs), diverged (N, 2) on the device. The batch
+// is moved to the interleaved layout and back by tensor ops on the same stream; nothing here waits
+// for the device.
 std::tuple<at::Tensor, at::Tensor> launch_train_many(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
-                                                     at::Tensor& w2, int64_t epochs, const at::Tensor& lr64,
+                                                     at::Tensor& w2, int64_t epochs, const at::Tensor& lr_dev,
                                                      const ManySizes& m) {
   const ElmanSizes s = m.s;
-  at::Tensor losses = at::full({m.N, epochs}, std::numeric_limits<double>::quiet_NaN(), x.options());
-  at::Tensor diverged = at::full({m.N, 2}, -1, x.options().dtype(at::kLong));
-  const at::Tensor lr_dev = lr64.to(x.device());
-  const ManyArgs a{m.N, m.L, epochs, m.per_model ? m.L * s.F : 0, m.per_model ? m.L * s.O : 0};
+  const int64_t N = m.N, n1 = (s.F + s.H) * s.H, n2 = s.H * s.O;
+  const int64_t groups = (N + kLaneGroup - 1) / kLaneGroup;
+  at::Tensor losses = at::full({groups, epochs, kLaneGroup}, std::numeric_limits<double>::quiet_NaN(), x.options());
+  at::Tensor diverged = at::full({groups, 2, kLaneGroup}, -1, x.options().dtype(at::kLong));
+  at::Tensor w1i = to_lanes(w1, N, n1), w2i = to_lanes(w2, N, n2);
+  const at::Tensor xi = m.per_model ? to_lanes(x, N, m.L * s.F) : x;
+  const at::Tensor yi = m.per_model ? to_lanes(y, N, m.L * s.O) : y;
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = static_cast<int>((N + kManyThreads - 1) / kManyThreads);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_train_many_cuda", [&] {
-    with_sizes<kCudaFixedHidden>(s.F, s.H, s.O, [&](auto sizes) {
+    with_sizes<kCudaFixedHidden<scalar_t>>(s.F, s.H, s.O, [&](auto sizes) {
       using S = decltype(sizes);
       at::Tensor scratch;
-      if constexpr (!S::kFixed)
-        scratch = at::empty({m.N * ((s.F + s.H) * s.H + s.H * s.O + elman_epoch_workspace(s.H, s.O))}, x.options());
-      train_many_kernel<scalar_t><<<blocks_for(m.N), kThreads, 0, stream>>>(
-          x.const_data_ptr<scalar_t>(), y.const_data_ptr<scalar_t>(), w1.mutable_data_ptr<scalar_t>(),
-          w2.mutable_data_ptr<scalar_t>(), lr_dev.const_data_ptr<double>(), a, sizes,
-          losses.mutable_data_ptr<scalar_t>(), diverged.mutable_data_ptr<int64_t>(),
-          scratch.defined() ? scratch.mutable_data_ptr<scalar_t>() : nullptr);
+      if constexpr (!S::kFixed) scratch = at::empty({lane_buffer_size(lane_scratch_rows(s.F, s.H, s.O), N)}, x.options());
+      const LaneBatch<scalar_t> batch{xi.const_data_ptr<scalar_t>(), yi.const_data_ptr<scalar_t>(), m.per_model,
+                                      w1i.mutable_data_ptr<scalar_t>(), w2i.mutable_data_ptr<scalar_t>(),
+                                      lr_dev.const_data_ptr<double>(), losses.mutable_data_ptr<scalar_t>(),
+                                      diverged.mutable_data_ptr<int64_t>(),
+                                      scratch.defined() ? scratch.mutable_data_ptr<scalar_t>() : nullptr,
+                                      N, m.L, epochs};
+      train_many_kernel<scalar_t><<<blocks, kManyThreads, 0, stream>>>(batch, sizes);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
-  return {losses, diverged};
+  w1.copy_(from_lanes(w1i, N, n1).reshape(w1.sizes()));
+  w2.copy_(from_lanes(w2i, N, n2).reshape(w2.sizes()));
+  return {from_lanes(losses, N, epochs).contiguous(), from_lanes(diverged, N, 2).contiguous()};
+}
+
+// The values train_many checks, on the device, with one wait for all of them: the inputs are finite,
+// lr_dev (float64, on the device) finite and >= 0. The errors must come before any weight is touched,
+// so the launch waits for this one; it is the only wait in the op (lr is not copied to the host and
+// back, the checks do not wait one by one).
+void check_values_together(const char* op, std::initializer_list<std::pair<const char*, const at::Tensor*>> inputs,
+                           const at::Tensor& lr_dev) {
+  std::vector<at::Tensor> flags;
+  for (const auto& [name, t] : inputs) flags.push_back(at::isfinite(*t).all());
+  flags.push_back(at::logical_and(at::isfinite(lr_dev), at::ge(lr_dev, 0)).all());
+  const at::Tensor ok = at::stack(flags).cpu();
+  const bool* p = ok.const_data_ptr<bool>();
+  int i = 0;
+  for (const auto& [name, t] : inputs) TORCH_CHECK(p[i++], op, ": ", name, " contains NaN or Inf");
+  if (!p[i]) check_lr_values(op, lr_dev.cpu());  // names the first bad lr (an error path: one more wait)
 }
 
 std::tuple<at::Tensor, at::Tensor> elman_train_many_cuda(const at::Tensor& x, const at::Tensor& y, at::Tensor& w1,
                                                          at::Tensor& w2, int64_t epochs, const at::Tensor& lr) {
   const char* op = "sinernn::train_many";
-  at::Tensor lr64;
-  const ManySizes m = check_train_many_args(op, x, y, w1, w2, epochs, lr, kCUDA, &lr64);
+  const ManySizes m = check_train_many_args(op, x, y, w1, w2, epochs, lr, kCUDA, nullptr);
   const c10::cuda::CUDAGuard guard(x.device());  // after the checks: x is on a CUDA device
-  const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
-  ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
-  auto out = launch_train_many(xc, yc, w1io.work, w2io.work, epochs, lr64, m);
+  const at::Tensor xc = contiguous(op, "x", x), yc = contiguous(op, "y", y);
+  const at::Tensor lr_dev = lr.to(x.device(), at::kDouble).contiguous();  // nothing to do when it is there already
+  ContiguousInOut w1io(op, "w1", w1, false), w2io(op, "w2", w2, false);
+  check_values_together(op, {{"x", &xc}, {"y", &yc}, {"w1", &w1io.work}, {"w2", &w2io.work}}, lr_dev);
+  auto out = launch_train_many(xc, yc, w1io.work, w2io.work, epochs, lr_dev, m);
   w1io.write_back();
   w2io.write_back();
   return out;
@@ -123,8 +173,8 @@ std::tuple<at::Tensor, at::Tensor> train_cuda(const char* op, const at::Tensor& 
   const at::Tensor xc = finite_input(op, "x", x), yc = finite_input(op, "y", y);
   ContiguousInOut w1io(op, "w1", w1), w2io(op, "w2", w2);
   at::Tensor one1 = w1io.work.unsqueeze(0), one2 = w2io.work.unsqueeze(0);  // views: N = 1
-  const auto [losses, diverged] = launch_train_many(xc, yc, one1, one2, epochs, at::full({1}, lr, at::kDouble),
-                                                    ManySizes{s, 1, x.size(0), false});
+  const at::Tensor lr_dev = at::full({1}, lr, x.options().dtype(at::kDouble));
+  const auto [losses, diverged] = launch_train_many(xc, yc, one1, one2, epochs, lr_dev, ManySizes{s, 1, x.size(0), false});
   w1io.write_back();
   w2io.write_back();
   return {losses[0], diverged[0]};
