@@ -29,6 +29,16 @@ TORCH_LIBRARY(sinernn, m) {
   // Its backward through time: -> gradients for x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O).
   m.def("seq_backward(Tensor grad_pred, Tensor grad_hidden, Tensor x, Tensor h0, Tensor w1, Tensor w2, "
         "Tensor hidden) -> (Tensor grad_x, Tensor grad_h0, Tensor grad_w1, Tensor grad_w2)");
+  // The batched differentiable cell (csrc/elman_cell.h; autograd in sinernn/ops.py): a mini-batch of
+  // sequences, optional biases. x (L, B, F), h0 (B, H), b1 (H,), b2 (O,) -> predictions (L, B, O),
+  // hidden states (L, B, H).
+  m.def("cell_forward(Tensor x, Tensor h0, Tensor w1, Tensor w2, Tensor? b1, Tensor? b2) "
+        "-> (Tensor pred, Tensor hidden)");
+  // Its backward through time: -> gradients for x, h0, w1, w2, b1 (H,), b2 (O,) (a bias's (0,) when
+  // bias1 / bias2 is false). A gradient that does not reach pred or hidden may be None (zero).
+  m.def("cell_backward(Tensor? grad_pred, Tensor? grad_hidden, Tensor x, Tensor h0, Tensor w1, Tensor w2, "
+        "Tensor hidden, bool bias1, bool bias2) -> (Tensor grad_x, Tensor grad_h0, Tensor grad_w1, "
+        "Tensor grad_w2, Tensor grad_b1, Tensor grad_b2)");
   // Many independent models in one call, each trained exactly as `train` would train it alone.
   // x (L, F) shared or (N, L, F) one series per model, y likewise (L, O) or (N, L, O); w1 (N, F+H, H),
   // w2 (N, H, O) updated in place; lr (N,) one per model. -> per-model per-epoch loss totals

@@ -64,6 +64,15 @@ def cell(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]
     return torch.ops.sinernn.seq_forward.default(x, h0, w1, w2)
 
 
+def cell_batch(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor, b1: Tensor | None = None,
+               b2: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The batched differentiable cell: x (L, B, F), h0 (B, H), optional biases b1 (H,), b2 (O,) ->
+    (predictions (L, B, O), hidden states (L, B, H)). Gradients flow to every tensor argument
+    through every step (native cell_backward). A second derivative raises an error."""
+    _extension.load()
+    return torch.ops.sinernn.cell_forward.default(x, h0, w1, w2, b1, b2)
+
+
 def train_many(x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, epochs: int, lr: Tensor) -> tuple[Tensor, Tensor]:
     """N models at once; updates w1 (N, F+H, H), w2 (N, H, O) in place. x (L, F) or (N, L, F),
     y (L, O) or (N, L, O), lr (N,) -> (losses (N, epochs), diverged (N, 2) int64)."""
@@ -151,4 +160,40 @@ def register_fake_kernels() -> None:
         return torch.ops.sinernn.seq_backward.default(grad_pred, grad_hidden, x, h0, w1, w2, hidden)
 
     torch.library.register_autograd("sinernn::seq_forward", backward, setup_context=setup_context)
+
+    @torch.library.register_fake("sinernn::cell_forward")
+    def _(x, h0, w1, w2, b1, b2):
+        _check_one_device("sinernn::cell_forward", x=x, h0=h0, w1=w1, w2=w2)
+        L, B = x.shape[0], x.shape[1]
+        return x.new_empty(L, B, w2.shape[1]), x.new_empty(L, B, w1.shape[1])
+
+    @torch.library.register_fake("sinernn::cell_backward")
+    def _(grad_pred, grad_hidden, x, h0, w1, w2, hidden, bias1, bias2):
+        _check_one_device("sinernn::cell_backward", x=x, h0=h0, w1=w1, w2=w2)
+        H, O = w1.shape[1], w2.shape[1]
+        return (torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2),
+                x.new_empty(H if bias1 else 0), x.new_empty(O if bias2 else 0))
+
+    def setup_cell(ctx, inputs, output):
+        x, h0, w1, w2, b1, b2 = inputs
+        ctx.bias1, ctx.bias2 = b1 is not None, b2 is not None
+        ctx.save_for_backward(x, h0, w1, w2, output[1])
+
+    def backward_cell(ctx, grad_pred, grad_hidden):  # a None gradient is zero; the op takes None
+        x, h0, w1, w2, hidden = ctx.saved_tensors
+        gx, gh0, gw1, gw2, gb1, gb2 = torch.ops.sinernn.cell_backward.default(
+            grad_pred, grad_hidden, x, h0, w1, w2, hidden, ctx.bias1, ctx.bias2)
+        return gx, gh0, gw1, gw2, gb1 if ctx.bias1 else None, gb2 if ctx.bias2 else None
+
+    torch.library.register_autograd("sinernn::cell_forward", backward_cell, setup_context=setup_cell)
+
+    # The backward ops have no derivative of their own: a second derivative through the cell
+    # (autograd.grad(..., create_graph=True), then backward) raises here instead of running them
+    # without one, which PyTorch only warns about and which gives wrong results.
+    def no_second_derivative(ctx, *grads):
+        raise RuntimeError("sinernn: second derivatives through sinernn's cell are not supported "
+                           "(create_graph=True through seq_forward / cell_forward, then backward)")
+
+    for op in ("sinernn::seq_backward", "sinernn::cell_backward"):
+        torch.library.register_autograd(op, no_second_derivative, setup_context=lambda ctx, inputs, output: None)
     _fakes_registered = True

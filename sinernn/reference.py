@@ -79,6 +79,23 @@ def run_sequence(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor,
     return torch.stack(predictions), torch.stack(contexts)
 
 
+def run_batch(x: Tensor, h0: Tensor, w1: Tensor, w2: Tensor, b1: Tensor | None = None,
+              b2: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The same network over a batch of sequences in plain torch ops, with autograd (what
+    sinernn.nn.ElmanRNN(fused=False) runs): x (L, B, F), h0 (B, H), biases b1 (H,), b2 (O,) or None
+    -> (predictions (L, B, O), contexts (L, B, H))."""
+    F = x.shape[-1]
+    wx, wh = w1[:F], w1[F:]
+    z = x @ wx if b1 is None else x @ wx + b1
+    h, contexts = h0, []
+    for t in range(x.shape[0]):
+        h = torch.tanh(z[t] + h @ wh)
+        contexts.append(h)
+    hidden = torch.stack(contexts)
+    pred = hidden @ w2 if b2 is None else hidden @ w2 + b2
+    return pred, hidden
+
+
 @torch.no_grad()
 def predict(x: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
     """Teacher-forced prediction from a zero context, no updates.

@@ -1,6 +1,7 @@
-"""The differentiable fused cell (seq_forward / seq_backward with autograd) and sinernn.nn.ElmanRNN:
-gradcheck, opcheck, the tutorial with torch.optim.SGD, Adam against plain torch ops, torch.compile,
-TorchScript, the nn.RNNCell converter."""
+"""The differentiable fused cell (seq_forward / seq_backward; the batched cell_forward / cell_backward)
+and sinernn.nn.ElmanRNN: gradcheck, opcheck, the tutorial with torch.optim.SGD, Adam against plain
+torch ops, float64 equality with nn.RNN + nn.Linear (biases, batch_first, odd sizes, B = 1, L = 1),
+second derivatives refused, torch.compile, TorchScript, the nn.RNN / nn.RNNCell converters."""
 
 import warnings
 
@@ -114,6 +115,7 @@ def test_longer_truncation_window_and_state_dict():
 def test_rnncell_converter_round_trip():
     cell, linear = torch.nn.RNNCell(2, 4, bias=False, dtype=torch.float64), torch.nn.Linear(4, 3, bias=False, dtype=torch.float64)
     model = ElmanRNN.from_torch(cell, linear)
+    assert not model.bias
     x = torch.randn(5, 2, dtype=torch.float64)
     pred, hidden = model(x)
     h, outs = torch.zeros(1, 4, dtype=torch.float64), []
@@ -123,8 +125,171 @@ def test_rnncell_converter_round_trip():
     torch.testing.assert_close(pred, torch.stack(outs), rtol=1e-12, atol=1e-14)
     cell2, linear2 = model.to_torch()
     assert torch.equal(cell2.weight_hh, cell.weight_hh) and torch.equal(linear2.weight, linear.weight)
-    with pytest.raises(ValueError, match="bias=False"):
-        ElmanRNN.from_torch(torch.nn.RNNCell(2, 4), linear)
+    with pytest.raises(ValueError, match="tanh"):
+        ElmanRNN.from_torch(torch.nn.RNNCell(2, 4, nonlinearity="relu"), linear)
+    with pytest.raises(ValueError, match="one layer"):
+        ElmanRNN.from_torch(torch.nn.RNN(2, 4, num_layers=2), linear)
+
+
+# -- the batched cell (cell_forward / cell_backward) against nn.RNN + nn.Linear --------------------
+
+
+def rnn_pair(F, H, O, bias, batch_first=False, seed=0):
+    torch.manual_seed(seed)
+    rnn = torch.nn.RNN(F, H, bias=bias, batch_first=batch_first, dtype=torch.float64)
+    linear = torch.nn.Linear(H, O, bias=bias, dtype=torch.float64)
+    return rnn, linear
+
+
+@pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["LBF", "BLF"])
+@pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 100, 32), (3, 5, 2, 7, 16), (1, 1, 1, 1, 1), (3, 7, 2, 9, 5),
+                                       (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8)])
+# the CPU code paths: batch-last loops (H <= 12, B >= 8), row loops (H <= 12, B < 8), a library
+# product a step (H > 12)
+def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first):
+    """float64: outputs and every gradient (x, h0, each weight and bias) to 1e-10 of nn.RNN + nn.Linear
+    on the same weights; a gradient reaching the hidden states too."""
+    rnn, linear = rnn_pair(F, H, O, bias, batch_first)
+    model = ElmanRNN.from_torch(rnn, linear)
+    assert model.bias == bias and model.batch_first == batch_first
+    g = torch.Generator().manual_seed(1)
+    shape = (B, L, F) if batch_first else (L, B, F)
+    x = torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, generator=g, dtype=torch.float64).tanh().requires_grad_()
+    pred, hidden = model(x, h0)
+    hs, _ = rnn(x, h0[None])
+    want = linear(hs)
+    torch.testing.assert_close(pred, want, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(hidden, hs, rtol=1e-10, atol=1e-12)
+    gp, gh = torch.randn(pred.shape, generator=g, dtype=torch.float64), torch.randn(hidden.shape, generator=g, dtype=torch.float64)
+    ours = torch.autograd.grad((pred * gp).sum() + (hidden * gh).sum(), [x, h0, *model.parameters()])
+    theirs = torch.autograd.grad((want * gp).sum() + (hs * gh).sum(), [x, h0, *rnn.parameters(), *linear.parameters()])
+    torch.testing.assert_close(ours[0], theirs[0], rtol=1e-10, atol=1e-12)  # x
+    torch.testing.assert_close(ours[1], theirs[1], rtol=1e-10, atol=1e-12)  # h0
+    if bias:
+        g_ih, g_hh, g_bih, g_bhh, g_lw, g_lb = theirs[2:]
+        g_w1, g_w2, g_b1, g_b2 = ours[2:]
+        torch.testing.assert_close(g_b1, g_bih, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(g_b1, g_bhh, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(g_b2, g_lb, rtol=1e-10, atol=1e-12)
+    else:
+        g_ih, g_hh, g_lw = theirs[2:]
+        g_w1, g_w2 = ours[2:]
+    torch.testing.assert_close(g_w1, torch.cat([g_ih.t(), g_hh.t()]), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g_w2, g_lw.t(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_batched_cell_layouts_h0_forms_and_plain_torch(bias):
+    """Unbatched (L, F) = a batch of one; h0 (H,) = the same context for every sequence; None = zeros;
+    a non-contiguous x; fused = plain torch ops (fused=False), values and gradients."""
+    model = ElmanRNN(2, 5, 3, bias=bias, dtype=torch.float64, seed=4)
+    plain = ElmanRNN(2, 5, 3, bias=bias, dtype=torch.float64, seed=4, fused=False)
+    if bias:
+        with torch.no_grad():
+            for m in (model, plain):
+                m.b1.copy_(torch.linspace(-0.5, 0.5, 5, dtype=torch.float64))
+                m.b2.copy_(torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64))
+    x = torch.randn(4, 6, 2, dtype=torch.float64)
+    one = model(x[:, 2])
+    batch = model(x)
+    torch.testing.assert_close(one[0], batch[0][:, 2], rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(one[1], batch[1][:, 2], rtol=1e-13, atol=1e-15)
+    h = torch.randn(5, dtype=torch.float64)
+    torch.testing.assert_close(model(x, h)[0], model(x, h.expand(6, 5))[0], rtol=0, atol=0)
+    torch.testing.assert_close(model(x, None)[1], model(x, torch.zeros(6, 5, dtype=torch.float64))[1], rtol=0, atol=0)
+    strided = torch.randn(6, 4, 2, dtype=torch.float64).transpose(0, 1)  # (L, B, F), not contiguous
+    for m in (model, plain):
+        pred, hidden = m(strided, h)
+        ((pred ** 2).sum() + hidden.sum()).backward()
+    torch.testing.assert_close(model(strided, h)[0], plain(strided, h)[0], rtol=1e-12, atol=1e-14)
+    for a, b in zip(model.parameters(), plain.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("H", [3, 70])
+def test_batched_cell_gradcheck_and_opcheck(bias, H):
+    g = torch.Generator().manual_seed(2)
+    L, B, F, O = 4, 3, 2, 2
+    x = torch.randn(L, B, F, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, generator=g, dtype=torch.float64).tanh().requires_grad_()
+    w1 = (torch.randn(F + H, H, generator=g, dtype=torch.float64) / H ** 0.5).requires_grad_()
+    w2 = torch.randn(H, O, generator=g, dtype=torch.float64).requires_grad_()
+    b1 = torch.randn(H, generator=g, dtype=torch.float64, requires_grad=True) if bias else None
+    b2 = torch.randn(O, generator=g, dtype=torch.float64, requires_grad=True) if bias else None
+    assert torch.autograd.gradcheck(lambda *a: ops.cell_batch(*a), (x, h0, w1, w2, b1, b2))
+    args = tuple(t.detach() if t is not None else None for t in (x, h0, w1, w2, b1, b2))
+    torch.library.opcheck(torch.ops.sinernn.cell_forward.default, args)
+    pred, hidden = torch.ops.sinernn.cell_forward(*args)
+    torch.library.opcheck(torch.ops.sinernn.cell_backward.default,
+                          (torch.randn_like(pred), torch.randn_like(hidden), *args[:4], hidden, bias, bias))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_second_derivative_through_the_cell_is_an_error(batched):
+    model = ElmanRNN(1, 4, 1, dtype=torch.float64)
+    x = torch.randn(5, 2, 1, dtype=torch.float64) if batched else torch.randn(5, 1, dtype=torch.float64)
+    pred, _ = model(x)
+    (grad,) = torch.autograd.grad(pred.sum(), model.w1, create_graph=True)
+    with pytest.raises(RuntimeError, match="second derivatives through sinernn's cell are not supported"):
+        grad.sum().backward()
+
+
+def test_batched_cell_errors_name_the_argument():
+    model = ElmanRNN(2, 4, 1)
+    with pytest.raises(ValueError, match="x's last dimension must be input_size=2"):
+        model(torch.randn(3, 2, 5))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(B, H\) = \(2, 4\)"):
+        model(torch.randn(3, 2, 2), torch.randn(3, 4))
+    with pytest.raises(RuntimeError, match="sinernn::cell_forward: h0 must have shape"):
+        torch.ops.sinernn.cell_forward(torch.randn(3, 2, 2), torch.randn(2, 5), model.w1, model.w2, None, None)
+    with pytest.raises(RuntimeError, match="sinernn::cell_forward: b1 must have shape"):
+        torch.ops.sinernn.cell_forward(torch.randn(3, 2, 2), torch.randn(2, 4), model.w1, model.w2, torch.zeros(3), None)
+    with pytest.raises(RuntimeError, match="sinernn::cell_forward: w2 must have x's dtype"):
+        torch.ops.sinernn.cell_forward(torch.randn(3, 2, 2), torch.randn(2, 4), model.w1, model.w2.double(), None, None)
+
+
+def test_batched_training_with_adam_on_windows_equals_plain_torch():
+    """A mini-batch of windows of one series, Adam, biases: fused = plain torch ops."""
+    s = torch.sin(torch.linspace(0, 30, 301, dtype=torch.float64))
+    windows = torch.stack([s[i : i + 21] for i in range(0, 280, 7)], dim=1)  # (21, 40)
+    x, y = windows[:-1, :, None], windows[1:, :, None]
+    losses = []
+    for fused in (True, False):
+        model = ElmanRNN(1, 8, 1, bias=True, dtype=torch.float64, fused=fused)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        run = []
+        for _ in range(20):
+            pred, _ = model(x)
+            loss = ((pred - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.append(loss.detach())
+        losses.append(torch.stack(run))
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-10, atol=0)
+    assert losses[0][-1] < losses[0][0] / 2
+
+
+def test_torch_compile_fullgraph_batched_matches_eager():
+    torch._dynamo.reset()
+    model = ElmanRNN(2, 5, 1, bias=True, batch_first=True, dtype=torch.float64)
+    x, y = torch.randn(4, 7, 2, dtype=torch.float64), torch.randn(4, 7, 1, dtype=torch.float64)
+
+    def loss_of(x, y):
+        pred, hidden = model(x)
+        return ((pred - y) ** 2).mean() + hidden.pow(2).mean()
+
+    eager = loss_of(x, y)
+    eager_grads = torch.autograd.grad(eager, list(model.parameters()))
+    compiled = torch.compile(loss_of, fullgraph=True)
+    got = compiled(x, y)
+    got_grads = torch.autograd.grad(got, list(model.parameters()))
+    torch.testing.assert_close(got, eager, rtol=1e-12, atol=0)
+    for a, b in zip(got_grads, eager_grads):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_torch_compile_fullgraph_training_step_matches_eager():

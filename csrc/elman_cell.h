@@ -1,0 +1,437 @@
+// The batched differentiable cell (ops cell_forward / cell_backward; autograd in sinernn/ops.py):
+// the tutorial's network over a mini-batch of sequences, with optional biases.
+//
+//   x (L, B, F), h0 (B, H), w1 (F+H, H) = [W_x; W_h], w2 (H, O), b1 (H,) or none, b2 (O,) or none
+//   hidden[t] = tanh(x[t] @ W_x + hidden[t-1] @ W_h + b1)      hidden[-1] = h0       (L, B, H)
+//   pred[t]   = hidden[t] @ w2 + b2                                                   (L, B, O)
+//
+// Backward through time, given g_pred (L, B, O) and g_hidden (L, B, H) (gradients reaching the
+// outputs from outside):
+//   dh[t]  = g_pred[t] @ w2^T + g_hidden[t] + carry[t]      carry[L-1] = 0
+//   dz[t]  = dh[t] * (1 - hidden[t]^2)                      carry[t-1] = dz[t] @ W_h^T
+//   g_w1 = [x; hidden[t-1]]^T dz summed over t and the batch, g_w2 = hidden^T g_pred, g_b1 = sum dz,
+//   g_b2 = sum g_pred, g_x[t] = dz[t] @ W_x^T, g_h0 = carry[-1].
+//
+// Everything that does not run through the recurrence is one matrix product over all L*B rows (the
+// BLAS torch links, through ATen: x @ W_x, hidden @ w2, the weight gradients, g_x); the recurrence
+// itself is L small products (B, H) x (H, H): through ATen on any device, or, on the CPU for small H
+// (where a library call costs more than the product), by the loops below, which run the batch rows
+// on the intra-op threads when the step is large enough to pay for it.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/sum.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/Optional.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "elman_math.h"
+
+namespace sinernn {
+
+struct CellSizes {
+  int64_t L, B, F, H, O;
+};
+
+// Shapes, dtypes and devices of cell_forward's arguments, each error naming the argument.
+inline CellSizes check_cell_args(const char* op, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w1,
+                                 const at::Tensor& w2, const c10::optional<at::Tensor>& b1,
+                                 const c10::optional<at::Tensor>& b2) {
+  TORCH_CHECK(x.dim() == 3, op, ": x must have shape (L, B, F), got ", x.sizes());
+  TORCH_CHECK(w1.dim() == 2 && w2.dim() == 2, op, ": w1 and w2 must be matrices (F+H, H) and (H, O), got ", w1.sizes(),
+              " and ", w2.sizes());
+  const int64_t L = x.size(0), B = x.size(1), F = x.size(2), H = w1.size(1), O = w2.size(1);
+  TORCH_CHECK(L >= 1 && B >= 1 && F >= 1 && H >= 1 && O >= 1, op, ": every size must be >= 1, got x ", x.sizes(),
+              ", w1 ", w1.sizes(), ", w2 ", w2.sizes());
+  TORCH_CHECK(w1.size(0) == F + H, op, ": w1 must have shape (F+H, H) = (", F + H, ", ", H, ") for F=", F,
+              " inputs, got ", w1.sizes());
+  TORCH_CHECK(w2.size(0) == H, op, ": w2 must have shape (H, O) with H=", H, ", got ", w2.sizes());
+  TORCH_CHECK(h0.dim() == 2 && h0.size(0) == B && h0.size(1) == H, op, ": h0 must have shape (B, H) = (", B, ", ", H,
+              "), got ", h0.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
+              ": x must be float32 or float64, got ", x.scalar_type());
+  auto same = [&](const char* name, const at::Tensor& t) {
+    TORCH_CHECK(t.scalar_type() == x.scalar_type(), op, ": ", name, " must have x's dtype ", x.scalar_type(), ", got ",
+                t.scalar_type());
+    TORCH_CHECK(t.device() == x.device(), op, ": ", name, " is on ", t.device(), " but x is on ", x.device());
+  };
+  same("h0", h0);
+  same("w1", w1);
+  same("w2", w2);
+  if (b1.has_value()) {
+    same("b1", *b1);
+    TORCH_CHECK(b1->dim() == 1 && b1->size(0) == H, op, ": b1 must have shape (H,) = (", H, ",), got ", b1->sizes());
+  }
+  if (b2.has_value()) {
+    same("b2", *b2);
+    TORCH_CHECK(b2->dim() == 1 && b2->size(0) == O, op, ": b2 must have shape (O,) = (", O, ",), got ", b2->sizes());
+  }
+  return {L, B, F, H, O};
+}
+
+// a @ b (+ bias broadcast over the rows), as one library product.
+inline at::Tensor cell_affine(const at::Tensor& a, const at::Tensor& b, const c10::optional<at::Tensor>& bias) {
+  return bias.has_value() ? at::addmm(*bias, a, b) : at::mm(a, b);
+}
+
+// On the CPU, the recurrence by loops up to this H; above, and on other devices, through ATen.
+constexpr int64_t kCellLoopMaxHidden = 12;
+// Batch rows per task of the intra-op threads: a task is at least this many multiply-adds.
+constexpr int64_t kCellGrainFlops = 1 << 15;
+
+// hidden[t] = tanh(z[t] + h_prev @ W_h) for every t, in place in z (L, B, H) (z holds x @ W_x + b1).
+template <typename scalar_t>
+void cell_recurrence_loops(scalar_t* z, const scalar_t* h0, const scalar_t* wh, int64_t L, int64_t B, int64_t H) {
+  const int64_t grain = std::max<int64_t>(1, kCellGrainFlops / (H * H));
+  for (int64_t t = 0; t < L; ++t) {
+    scalar_t* zt = z + t * B * H;
+    const scalar_t* hp = t == 0 ? h0 : zt - B * H;
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        scalar_t* acc = zt + b * H;
+        const scalar_t* h = hp + b * H;
+        for (int64_t i = 0; i < H; ++i) {
+          const scalar_t hi = h[i];
+          const scalar_t* row = wh + i * H;
+          SINERNN_SIMD for (int64_t j = 0; j < H; ++j) acc[j] = fmadd(hi, row[j], acc[j]);
+        }
+      }
+      // the rows' tanh as one contiguous run: full vectors even where H is not a multiple of 16
+      elman_tanh_n(zt + b0 * H, zt + b0 * H, (b1 - b0) * H);
+    });
+  }
+}
+
+// dz[t] = (dh[t] + carry) * (1 - hidden[t]^2), carry = dz[t] @ W_h^T, from t = L-1 down, in place
+// in dh (L, B, H); -> carry after t = 0 (the gradient for h0) in g_h0 (B, H). wht = W_h^T (H, H)
+// contiguous: carry accumulates whole rows of it (vectorised along the row), not H dot products
+// (each a chain of dependent adds, as no sum is reordered).
+template <typename scalar_t>
+void cell_backward_loops(scalar_t* dh, const scalar_t* hidden, const scalar_t* wht, scalar_t* g_h0, int64_t L,
+                         int64_t B, int64_t H) {
+  const int64_t grain = std::max<int64_t>(1, kCellGrainFlops / (H * H));
+  for (int64_t q = 0; q < B * H; ++q) g_h0[q] = 0;  // the carry into step L-1
+  for (int64_t t = L - 1; t >= 0; --t) {
+    scalar_t* dz = dh + t * B * H;
+    const scalar_t* ht = hidden + t * B * H;
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        scalar_t* d = dz + b * H;
+        scalar_t* carry = g_h0 + b * H;
+        const scalar_t* h = ht + b * H;
+        SINERNN_SIMD for (int64_t j = 0; j < H; ++j) d[j] = (d[j] + carry[j]) * (1 - h[j] * h[j]);
+        SINERNN_SIMD for (int64_t i = 0; i < H; ++i) carry[i] = 0;
+        for (int64_t j = 0; j < H; ++j) {  // carry[i] = sum_j d[j] * W_h[i, j] = sum_j d[j] * wht[j, i]
+          const scalar_t dj = d[j];
+          const scalar_t* row = wht + j * H;
+          SINERNN_SIMD for (int64_t i = 0; i < H; ++i) carry[i] = fmadd(dj, row[i], carry[i]);
+        }
+      }
+    });
+  }
+}
+
+// The whole cell in batch-last loops, for small H on the CPU: at these sizes a library product costs
+// more in its call than in its arithmetic (a (L*B, 1) x (1, 6) product: ~19 us here), so the input
+// and output layers and every gradient are loops over vectors of B values too. Layouts (T: batch
+// last): xT (L, F, B), hT (L, H, B) in/out, predT (L, O, B) out; b1, b2 may be null.
+template <typename scalar_t>
+void cell_forward_small(const scalar_t* xT, const scalar_t* h0T, const scalar_t* w1, const scalar_t* w2,
+                        const scalar_t* b1, const scalar_t* b2, scalar_t* hT, scalar_t* predT, int64_t L, int64_t B,
+                        int64_t F, int64_t H, int64_t O) {
+  const scalar_t* wh = w1 + F * H;
+  for (int64_t t = 0; t < L; ++t) {
+    const scalar_t* SINERNN_RESTRICT x = xT + t * F * B;
+    const scalar_t* SINERNN_RESTRICT hp = t == 0 ? h0T : hT + (t - 1) * H * B;
+    scalar_t* SINERNN_RESTRICT ht = hT + t * H * B;
+    for (int64_t j = 0; j < H; ++j) {
+      scalar_t* SINERNN_RESTRICT acc = ht + j * B;
+      const scalar_t bias = b1 ? b1[j] : scalar_t(0);
+      SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = bias;
+      for (int64_t f = 0; f < F; ++f) {
+        const scalar_t w = w1[f * H + j];
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = fmadd(x[f * B + b], w, acc[b]);
+      }
+      for (int64_t i = 0; i < H; ++i) {
+        const scalar_t w = wh[i * H + j];
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = fmadd(hp[i * B + b], w, acc[b]);
+      }
+    }
+    elman_tanh_n(ht, ht, H * B);
+    for (int64_t k = 0; k < O; ++k) {
+      scalar_t* SINERNN_RESTRICT out = predT + (t * O + k) * B;
+      const scalar_t bias = b2 ? b2[k] : scalar_t(0);
+      SINERNN_SIMD for (int64_t b = 0; b < B; ++b) out[b] = bias;
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t w = w2[j * O + k];
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) out[b] = fmadd(ht[j * B + b], w, out[b]);
+      }
+    }
+  }
+}
+
+// Scratch of cell_backward_small, in values: dz, and the per-model gradients of w1, w2, b1, b2.
+inline int64_t cell_small_work(int64_t B, int64_t F, int64_t H, int64_t O) {
+  return (H + (F + H) * H + H * O + H + O) * B;
+}
+
+// Its backward: gpT (L, O, B) or null, ghT (L, H, B) or null -> gxT (L, F, B), g_h0T (H, B), g_w1
+// (F+H, H), g_w2 (H, O), g_b1 (H,) or null, g_b2 (O,) or null (all written, not accumulated).
+// The weight gradients accumulate per model (B lanes each) over the steps, one multiply-add a value
+// a step, and are summed over the batch once at the end. work: cell_small_work(B, F, H, O) values.
+template <typename scalar_t>
+void cell_backward_small(const scalar_t* gpT, const scalar_t* ghT, const scalar_t* xT, const scalar_t* h0T,
+                         const scalar_t* w1, const scalar_t* w2, const scalar_t* hT, scalar_t* gxT, scalar_t* g_h0T,
+                         scalar_t* g_w1, scalar_t* g_w2, scalar_t* g_b1, scalar_t* g_b2, scalar_t* work, int64_t L,
+                         int64_t B, int64_t F, int64_t H, int64_t O) {
+  const scalar_t* wh = w1 + F * H;
+  scalar_t* SINERNN_RESTRICT dz = work;                     // (H, B) this step's dz
+  scalar_t* SINERNN_RESTRICT a_w1 = dz + H * B;             // (F+H, H, B) g_w1 per model
+  scalar_t* SINERNN_RESTRICT a_w2 = a_w1 + (F + H) * H * B;  // (H, O, B)
+  scalar_t* SINERNN_RESTRICT a_b1 = a_w2 + H * O * B;       // (H, B)
+  scalar_t* SINERNN_RESTRICT a_b2 = a_b1 + H * B;           // (O, B)
+  scalar_t* SINERNN_RESTRICT carry = g_h0T;                 // (H, B) the gradient reaching h[t-1] through the recurrence
+  for (int64_t q = 0; q < cell_small_work(B, F, H, O) - H * B; ++q) a_w1[q] = 0;
+  for (int64_t q = 0; q < H * B; ++q) carry[q] = 0;
+  for (int64_t t = L - 1; t >= 0; --t) {
+    const scalar_t* SINERNN_RESTRICT ht = hT + t * H * B;
+    const scalar_t* SINERNN_RESTRICT hp = t == 0 ? h0T : hT + (t - 1) * H * B;
+    const scalar_t* SINERNN_RESTRICT x = xT + t * F * B;
+    const scalar_t* SINERNN_RESTRICT gp = gpT ? gpT + t * O * B : nullptr;
+    for (int64_t j = 0; j < H; ++j) {  // dz = (g_hidden + w2 g_pred + carry) * (1 - h^2)
+      scalar_t* SINERNN_RESTRICT d = dz + j * B;
+      const scalar_t* SINERNN_RESTRICT c = carry + j * B;
+      const scalar_t* SINERNN_RESTRICT h = ht + j * B;
+      if (ghT) {
+        const scalar_t* SINERNN_RESTRICT g = ghT + (t * H + j) * B;
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = g[b] + c[b];
+      } else {
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = c[b];
+      }
+      if (gp)
+        for (int64_t k = 0; k < O; ++k) {
+          const scalar_t w = w2[j * O + k];
+          SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = fmadd(gp[k * B + b], w, d[b]);
+        }
+      SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = d[b] * (1 - h[b] * h[b]);
+    }
+    if (gp)
+      for (int64_t j = 0; j < H; ++j)
+        for (int64_t k = 0; k < O; ++k) {
+          scalar_t* SINERNN_RESTRICT a = a_w2 + (j * O + k) * B;
+          SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a[b] = fmadd(ht[j * B + b], gp[k * B + b], a[b]);
+        }
+    if (gp)
+      for (int64_t k = 0; k < O; ++k) SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a_b2[k * B + b] += gp[k * B + b];
+    for (int64_t i = 0; i < F + H; ++i) {
+      const scalar_t* SINERNN_RESTRICT xi = i < F ? x + i * B : hp + (i - F) * B;
+      for (int64_t j = 0; j < H; ++j) {
+        scalar_t* SINERNN_RESTRICT a = a_w1 + (i * H + j) * B;
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a[b] = fmadd(xi[b], dz[j * B + b], a[b]);
+      }
+    }
+    for (int64_t q = 0; q < H * B; ++q) a_b1[q] += dz[q];
+    for (int64_t f = 0; f < F; ++f) {  // g_x[t] = W_x dz
+      scalar_t* SINERNN_RESTRICT gx = gxT + (t * F + f) * B;
+      SINERNN_SIMD for (int64_t b = 0; b < B; ++b) gx[b] = 0;
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t w = w1[f * H + j];
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) gx[b] = fmadd(dz[j * B + b], w, gx[b]);
+      }
+    }
+    for (int64_t i = 0; i < H; ++i) {  // carry = W_h dz
+      scalar_t* SINERNN_RESTRICT c = carry + i * B;
+      SINERNN_SIMD for (int64_t b = 0; b < B; ++b) c[b] = 0;
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t w = wh[i * H + j];
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) c[b] = fmadd(dz[j * B + b], w, c[b]);
+      }
+    }
+  }
+  auto batch_sum = [B](const scalar_t* a) {
+    scalar_t acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t b = 0; b < B; ++b) acc += a[b];
+    return acc;
+  };
+  for (int64_t q = 0; q < (F + H) * H; ++q) g_w1[q] = batch_sum(a_w1 + q * B);
+  for (int64_t q = 0; q < H * O; ++q) g_w2[q] = batch_sum(a_w2 + q * B);
+  if (g_b1) for (int64_t j = 0; j < H; ++j) g_b1[j] = batch_sum(a_b1 + j * B);
+  if (g_b2) for (int64_t k = 0; k < O; ++k) g_b2[k] = batch_sum(a_b2 + k * B);
+}
+
+// Which recurrence code runs: batch-last loops (CPU, small H, B of a vector or more), row loops
+// (CPU, small H, small B), or a library product a step (large H, and every other device).
+enum class CellPath { kBatchLast, kRows, kLibrary };
+
+inline CellPath cell_path(const at::Tensor& x, int64_t B, int64_t H) {
+  if (!x.device().is_cpu() || H > kCellLoopMaxHidden) return CellPath::kLibrary;
+  return B >= 8 ? CellPath::kBatchLast : CellPath::kRows;
+}
+
+// cell_forward: -> pred (L, B, O), hidden (L, B, H). Inputs contiguous (the op makes them so).
+inline std::tuple<at::Tensor, at::Tensor> cell_forward_impl(const at::Tensor& x, const at::Tensor& h0,
+                                                            const at::Tensor& w1, const at::Tensor& w2,
+                                                            const c10::optional<at::Tensor>& b1,
+                                                            const c10::optional<at::Tensor>& b2, const CellSizes& s) {
+  const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
+  if (cell_path(x, B, H) == CellPath::kBatchLast) {
+    const at::Tensor xT = x.permute({0, 2, 1}).contiguous(), h0T = h0.t().contiguous();
+    at::Tensor hT = at::empty({L, H, B}, x.options()), predT = at::empty({L, O, B}, x.options());
+    const at::Tensor b1c = b1.has_value() ? b1->contiguous() : at::Tensor(), b2c = b2.has_value() ? b2->contiguous() : at::Tensor();
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_forward_small", [&] {
+      cell_forward_small<scalar_t>(xT.const_data_ptr<scalar_t>(), h0T.const_data_ptr<scalar_t>(),
+                                   w1.const_data_ptr<scalar_t>(), w2.const_data_ptr<scalar_t>(),
+                                   b1c.defined() ? b1c.const_data_ptr<scalar_t>() : nullptr,
+                                   b2c.defined() ? b2c.const_data_ptr<scalar_t>() : nullptr,
+                                   hT.mutable_data_ptr<scalar_t>(), predT.mutable_data_ptr<scalar_t>(), L, B, F, H, O);
+    });
+    return {predT.permute({0, 2, 1}).contiguous(), hT.permute({0, 2, 1}).contiguous()};
+  }
+  const at::Tensor wx = w1.narrow(0, 0, F), wh = w1.narrow(0, F, H);
+  at::Tensor hidden = cell_affine(x.reshape({L * B, F}), wx, b1).reshape({L, B, H});  // z = x @ W_x + b1
+  const CellPath path = cell_path(x, B, H);
+  if (path == CellPath::kRows) {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_forward", [&] {
+      cell_recurrence_loops<scalar_t>(hidden.mutable_data_ptr<scalar_t>(), h0.const_data_ptr<scalar_t>(),
+                                      wh.contiguous().const_data_ptr<scalar_t>(), L, B, H);
+    });
+  } else {
+    at::Tensor prev = h0;
+    for (int64_t t = 0; t < L; ++t) {
+      at::Tensor zt = hidden.select(0, t);
+      zt.addmm_(prev, wh);
+      if (x.device().is_cpu()) {  // the library's product, then elman_tanh over the step's B*H values
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_tanh", [&] {
+          scalar_t* z = zt.mutable_data_ptr<scalar_t>();
+          elman_tanh_n(z, z, B * H);
+        });
+      } else {
+        zt.tanh_();
+      }
+      prev = zt;
+    }
+  }
+  at::Tensor pred = cell_affine(hidden.reshape({L * B, H}), w2, b2).reshape({L, B, O});
+  return {pred, hidden};
+}
+
+// cell_backward: -> g_x (L, B, F), g_h0 (B, H), g_w1 (F+H, H), g_w2 (H, O), g_b1 (H,), g_b2 (O,)
+// (the bias gradients (0,) when the bias is absent). g_pred, g_hidden undefined: zero.
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> cell_backward_impl(
+    const at::Tensor& g_pred, const at::Tensor& g_hidden, const at::Tensor& x, const at::Tensor& h0,
+    const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2, const CellSizes& s) {
+  const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
+  if (cell_path(x, B, H) == CellPath::kBatchLast) {
+    auto batch_last = [](const at::Tensor& t) { return t.defined() ? t.permute({0, 2, 1}).contiguous() : at::Tensor(); };
+    const at::Tensor gpT = batch_last(g_pred), ghT = batch_last(g_hidden), xT = batch_last(x), hT = batch_last(hidden);
+    const at::Tensor h0T = h0.t().contiguous();
+    at::Tensor gxT = at::empty({L, F, B}, x.options()), g_h0T = at::empty({H, B}, x.options());
+    at::Tensor g_w1 = at::empty({F + H, H}, x.options()), g_w2 = at::empty({H, O}, x.options());
+    at::Tensor g_b1 = at::empty({bias1 ? H : 0}, x.options()), g_b2 = at::empty({bias2 ? O : 0}, x.options());
+    at::Tensor work = at::empty({cell_small_work(B, F, H, O)}, x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_backward_small", [&] {
+      auto ptr = [](const at::Tensor& t) { return t.defined() ? t.const_data_ptr<scalar_t>() : nullptr; };
+      cell_backward_small<scalar_t>(ptr(gpT), ptr(ghT), xT.const_data_ptr<scalar_t>(), h0T.const_data_ptr<scalar_t>(),
+                                    w1.const_data_ptr<scalar_t>(), w2.const_data_ptr<scalar_t>(), hT.const_data_ptr<scalar_t>(),
+                                    gxT.mutable_data_ptr<scalar_t>(), g_h0T.mutable_data_ptr<scalar_t>(),
+                                    g_w1.mutable_data_ptr<scalar_t>(), g_w2.mutable_data_ptr<scalar_t>(),
+                                    bias1 ? g_b1.mutable_data_ptr<scalar_t>() : nullptr,
+                                    bias2 ? g_b2.mutable_data_ptr<scalar_t>() : nullptr, work.mutable_data_ptr<scalar_t>(),
+                                    L, B, F, H, O);
+    });
+    return {gxT.permute({0, 2, 1}).contiguous(), g_h0T.t().contiguous(), g_w1, g_w2, g_b1, g_b2};
+  }
+  const at::Tensor wx = w1.narrow(0, 0, F), wh = w1.narrow(0, F, H);
+  const at::Tensor hf = hidden.reshape({L * B, H});
+  at::Tensor g_w2, g_b2 = at::empty({0}, x.options()), dz;
+  // dh = g_pred @ w2^T + g_hidden, then dz in place
+  if (g_pred.defined()) {
+    const at::Tensor gp = g_pred.reshape({L * B, O});
+    g_w2 = at::mm(hf.t(), gp);
+    if (bias2) g_b2 = gp.sum(0);
+    dz = g_hidden.defined() ? at::addmm(g_hidden.reshape({L * B, H}), gp, w2.t()) : at::mm(gp, w2.t());
+  } else {
+    g_w2 = at::zeros({H, O}, x.options());
+    if (bias2) g_b2 = at::zeros({O}, x.options());
+    dz = g_hidden.defined() ? g_hidden.reshape({L * B, H}).clone() : at::zeros({L * B, H}, x.options());
+  }
+  dz = dz.reshape({L, B, H});
+  at::Tensor g_h0;
+  const CellPath path = cell_path(x, B, H);
+  if (path == CellPath::kRows) {
+    g_h0 = at::empty({B, H}, x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_backward", [&] {
+      cell_backward_loops<scalar_t>(dz.mutable_data_ptr<scalar_t>(), hidden.const_data_ptr<scalar_t>(),
+                                    wh.t().contiguous().const_data_ptr<scalar_t>(), g_h0.mutable_data_ptr<scalar_t>(),
+                                    L, B, H);
+    });
+  } else {
+    const at::Tensor wht = wh.t();
+    at::Tensor carry = at::zeros({B, H}, x.options()), next = at::empty({B, H}, x.options());
+    for (int64_t t = L - 1; t >= 0; --t) {
+      at::Tensor d = dz.select(0, t), h = hidden.select(0, t);
+      if (x.device().is_cpu()) {  // d = (d + carry) * (1 - h^2) in one pass, then the library's product
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_slope", [&] {
+          scalar_t* dp = d.mutable_data_ptr<scalar_t>();
+          const scalar_t* cp = carry.const_data_ptr<scalar_t>();
+          const scalar_t* hp = h.const_data_ptr<scalar_t>();
+          SINERNN_SIMD for (int64_t q = 0; q < B * H; ++q) dp[q] = (dp[q] + cp[q]) * (1 - hp[q] * hp[q]);
+        });
+      } else {
+        d.add_(carry).mul_(h.mul(h).neg_().add_(1));
+      }
+      at::mm_out(next, d, wht);
+      std::swap(carry, next);
+    }
+    g_h0 = carry;
+  }
+  const at::Tensor dzf = dz.reshape({L * B, H});
+  // the context rows: [h0; hidden[:-1]]^T dz, without copying the shifted contexts together
+  at::Tensor g_wh = at::mm(h0.t(), dz.select(0, 0));
+  if (L > 1) g_wh.addmm_(hidden.narrow(0, 0, L - 1).reshape({(L - 1) * B, H}).t(), dz.narrow(0, 1, L - 1).reshape({(L - 1) * B, H}));
+  at::Tensor g_w1 = at::cat({at::mm(x.reshape({L * B, F}).t(), dzf), g_wh});
+  at::Tensor g_b1 = bias1 ? dzf.sum(0) : at::empty({0}, x.options());
+  at::Tensor g_x = at::mm(dzf, wx.t()).reshape({L, B, F});
+  return {g_x, g_h0, g_w1, g_w2, g_b1, g_b2};
+}
+
+// The op entry points, for any device: argument checks, contiguous inputs, then the above.
+inline std::tuple<at::Tensor, at::Tensor> cell_forward_op(const at::Tensor& x, const at::Tensor& h0,
+                                                          const at::Tensor& w1, const at::Tensor& w2,
+                                                          const c10::optional<at::Tensor>& b1,
+                                                          const c10::optional<at::Tensor>& b2) {
+  const CellSizes s = check_cell_args("sinernn::cell_forward", x, h0, w1, w2, b1, b2);
+  return cell_forward_impl(x.contiguous(), h0.contiguous(), w1.contiguous(), w2.contiguous(), b1, b2, s);
+}
+
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> cell_backward_op(
+    const c10::optional<at::Tensor>& g_pred, const c10::optional<at::Tensor>& g_hidden, const at::Tensor& x,
+    const at::Tensor& h0, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2) {
+  const char* op = "sinernn::cell_backward";
+  const CellSizes s = check_cell_args(op, x, h0, w1, w2, c10::nullopt, c10::nullopt);
+  auto shaped = [&](const char* name, const at::Tensor& t, std::initializer_list<int64_t> shape) {
+    TORCH_CHECK(t.sizes() == at::IntArrayRef(shape), op, ": ", name, " must have shape ", at::IntArrayRef(shape),
+                ", got ", t.sizes());
+    TORCH_CHECK(t.scalar_type() == x.scalar_type() && t.device() == x.device(), op, ": ", name,
+                " must have x's dtype and device");
+  };
+  if (g_pred.has_value()) shaped("grad_pred", *g_pred, {s.L, s.B, s.O});
+  if (g_hidden.has_value()) shaped("grad_hidden", *g_hidden, {s.L, s.B, s.H});
+  shaped("hidden", hidden, {s.L, s.B, s.H});
+  const at::Tensor gp = g_pred.has_value() ? g_pred->contiguous() : at::Tensor();
+  const at::Tensor gh = g_hidden.has_value() ? g_hidden->contiguous() : at::Tensor();
+  return cell_backward_impl(gp, gh, x.contiguous(), h0.contiguous(), w1.contiguous(), w2.contiguous(),
+                            hidden.contiguous(), bias1, bias2, s);
+}
+
+}  // namespace sinernn
