@@ -42,7 +42,7 @@ spec = importlib.util.spec_from_file_location("sinernn._C", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 assert module.cuda_built(), "the module says its CUDA kernels were not built"
-ops = ["step", "train", "train_guarded", "predict", "forecast", "train_many", "predict_many"]
+ops = ["step", "train", "train_guarded", "predict", "forecast", "train_many", "predict_many", "cell_forward", "cell_backward"]
 missing = [op for op in ops if not torch._C._dispatch_has_kernel_for_dispatch_key(f"sinernn::{op}", "CUDA")]
 assert not missing, f"no CUDA kernel registered for {missing}"
 print(f"CUDA kernels built and registered for {', '.join(ops)} (cuda_built() = True; no GPU needed to load)")

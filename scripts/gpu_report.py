@@ -1,7 +1,8 @@
 """The benchmark half of scripts/gpu_check.sh: train_many on the GPU, float32, for N = 4,096, 65,536
 and 1,048,576 models of the tutorial's size (H = 6) and of H = 32; model-steps per second, the share
 of the card's FP32 peak, and the ratio to the CPU op on 2 threads (measured here, on this machine's
-CPU); one JSON report. Run after the extension is built with CUDA kernels.
+CPU); the batched cell against cuDNN's nn.RNN; one JSON report. Run after the extension is built
+with CUDA kernels.
 
     python scripts/gpu_report.py --json OUT.json [--build-rc N --tests-rc N --tests-summary TEXT]
 
@@ -124,6 +125,44 @@ def bitwise_check() -> dict:
             "cpu_fused_fma": bool(sinernn._extension.module().cpu_fused_fma())}
 
 
+def cell_against_cudnn() -> list[dict]:
+    """The batched cell (sinernn.nn.ElmanRNN on CUDA: ATen/cuBLAS) against cuDNN's nn.RNN + nn.Linear,
+    forward + backward over L = 100, float32, medians of 20 synchronized calls."""
+    from sinernn.nn import ElmanRNN
+
+    rows = []
+    for B, H in ((64, 64), (64, 256), (1024, 256)):
+        torch.manual_seed(0)
+        rnn, linear = torch.nn.RNN(1, H, bias=False).cuda(), torch.nn.Linear(H, 1, bias=False).cuda()
+        model = ElmanRNN.from_torch(rnn, linear)
+        x, y = torch.randn(100, B, 1, device="cuda"), torch.randn(100, B, 1, device="cuda")
+
+        def ours():
+            pred, _ = model(x)
+            ((pred - y) ** 2).sum().backward()
+
+        def cudnn():
+            hs, _ = rnn(x)
+            ((linear(hs) - y) ** 2).sum().backward()
+
+        times = {}
+        for name, fn in (("sinernn", ours), ("cudnn", cudnn)):
+            fn()
+            torch.cuda.synchronize()
+            ts = []
+            for _ in range(20):
+                start = time.perf_counter()
+                fn()
+                torch.cuda.synchronize()
+                ts.append(time.perf_counter() - start)
+            times[name] = statistics.median(ts)
+        rows.append({"B": B, "H": H, "sinernn_ms": times["sinernn"] * 1e3, "cudnn_rnn_ms": times["cudnn"] * 1e3,
+                     "speedup": times["cudnn"] / times["sinernn"]})
+        print(f"cell B={B} H={H}: sinernn {times['sinernn'] * 1e3:.2f} ms, cuDNN nn.RNN+Linear {times['cudnn'] * 1e3:.2f} ms",
+              flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", required=True)
@@ -171,6 +210,7 @@ def main() -> int:
                 print(f"GPU H={H} N={n:,}: {r:,.0f} model-steps/s, {row['gflops']:.0f} GFLOP/s, {share} of FP32 peak, "
                       f"{row['vs_cpu_2_threads']:.0f}x the CPU on 2 threads", flush=True)
         report["gpu_train_many"] = rows
+        report["cell_vs_cudnn"] = cell_against_cudnn()
     with open(args.json, "w") as f:
         json.dump(report, f, indent=2)
     print(f"report written to {args.json}")

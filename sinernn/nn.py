@@ -141,7 +141,7 @@ class ElmanRNN(nn.Module):
         if linear.in_features != H:
             raise ValueError(f"linear.in_features must be the recurrent layer's hidden size {H}, got {linear.in_features}")
         bias = b_ih is not None or linear.bias is not None
-        model = cls(F, H, O, bias=bias, batch_first=batch_first, seed=None, dtype=w_ih.dtype, fused=fused)
+        model = cls(F, H, O, bias=bias, batch_first=batch_first, seed=None, dtype=w_ih.dtype, fused=fused).to(w_ih.device)
         with torch.no_grad():
             model.w1.copy_(torch.cat([w_ih.t(), w_hh.t()]))
             model.w2.copy_(linear.weight.t())
@@ -156,15 +156,16 @@ class ElmanRNN(nn.Module):
         b_hh zero)."""
         if kind not in ("cell", "rnn"):
             raise ValueError(f"kind must be 'cell' or 'rnn', got {kind!r}")
-        F, H, O, dtype = self.input_size, self.hidden_size, self.output_size, self.w1.dtype
+        F, H, O = self.input_size, self.hidden_size, self.output_size
+        where = {"dtype": self.w1.dtype, "device": self.w1.device}
         if kind == "cell":
-            rnn = nn.RNNCell(F, H, bias=self.bias, dtype=dtype)
+            rnn = nn.RNNCell(F, H, bias=self.bias, **where)
             w_ih, w_hh, b_ih, b_hh = rnn.weight_ih, rnn.weight_hh, rnn.bias_ih, rnn.bias_hh
         else:
-            rnn = nn.RNN(F, H, bias=self.bias, batch_first=self.batch_first, dtype=dtype)
+            rnn = nn.RNN(F, H, bias=self.bias, batch_first=self.batch_first, **where)
             w_ih, w_hh = rnn.weight_ih_l0, rnn.weight_hh_l0
             b_ih, b_hh = (rnn.bias_ih_l0, rnn.bias_hh_l0) if self.bias else (None, None)
-        linear = nn.Linear(H, O, bias=self.bias, dtype=dtype)
+        linear = nn.Linear(H, O, bias=self.bias, **where)
         with torch.no_grad():
             w_ih.copy_(self.w1[:F].t())
             w_hh.copy_(self.w1[F:].t())

@@ -176,6 +176,31 @@ def test_cuda_errors_name_the_argument():
     assert torch.equal(g1.cpu(), w1)
 
 
+@on_gpu
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("H", [6, 70])
+def test_batched_cell_on_cuda_equals_cpu(bias, H):
+    """The batched cell's forward and every gradient, CUDA (through ATen: cuBLAS) against the CPU,
+    float64 (different summation orders: 1e-10)."""
+    from sinernn.nn import ElmanRNN
+
+    model = ElmanRNN(2, H, 3, bias=bias, dtype=torch.float64, seed=1)
+    if bias:
+        with torch.no_grad():
+            model.b1.normal_()
+            model.b2.normal_()
+    gpu = ElmanRNN(2, H, 3, bias=bias, dtype=torch.float64, seed=1).cuda()
+    gpu.load_state_dict(model.state_dict())
+    x = torch.randn(9, 33, 2, dtype=torch.float64)
+    outs = []
+    for m, xx in ((model, x), (gpu, x.cuda())):
+        pred, hidden = m(xx)
+        ((pred ** 2).sum() + hidden.sum()).backward()
+        outs.append([pred.detach().cpu(), hidden.detach().cpu(), *(p.grad.cpu() for p in m.parameters())])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
 # -- the comparison itself, on the CPU ----------------------------------------------------------------
 
 
