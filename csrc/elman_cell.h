@@ -12,15 +12,15 @@
 //   g_w1 = [x; hidden[t-1]]^T dz summed over t and the batch, g_w2 = hidden^T g_pred, g_b1 = sum dz,
 //   g_b2 = sum g_pred, g_x[t] = dz[t] @ W_x^T, g_h0 = carry[-1].
 //
-// Everything that does not run through the recurrence is one matrix product over all L*B rows (the
-// BLAS torch links, through ATen: x @ W_x, hidden @ w2, the weight gradients, g_x); the recurrence
-// itself is L small products (B, H) x (H, H): through ATen on any device, or, on the CPU for small H
-// (where a library call costs more than the product), by the loops below, which run the batch rows
-// on the intra-op threads when the step is large enough to pay for it.
+// Two ways to run it. On the CPU at small H (kCellLoopMaxHidden), the whole cell in loops with the
+// batch as the vector dimension (cell_forward_small / cell_backward_small): there a library call
+// costs more than its product. Otherwise everything that does not run through the recurrence is one
+// matrix product over all L*B rows (the BLAS torch links, through ATen: x @ W_x, hidden @ w2, the
+// weight gradients, g_x), and the recurrence is L products (B, H) x (H, H), the element-wise parts
+// in sinernn's loops on the CPU, ATen's elsewhere.
 #pragma once
 
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/addmm.h>
 #include <ATen/ops/cat.h>
@@ -83,62 +83,8 @@ inline at::Tensor cell_affine(const at::Tensor& a, const at::Tensor& b, const c1
   return bias.has_value() ? at::addmm(*bias, a, b) : at::mm(a, b);
 }
 
-// On the CPU, the recurrence by loops up to this H; above, and on other devices, through ATen.
+// On the CPU, the batch-last loops up to this H; above, and on other devices, library products.
 constexpr int64_t kCellLoopMaxHidden = 12;
-// Batch rows per task of the intra-op threads: a task is at least this many multiply-adds.
-constexpr int64_t kCellGrainFlops = 1 << 15;
-
-// hidden[t] = tanh(z[t] + h_prev @ W_h) for every t, in place in z (L, B, H) (z holds x @ W_x + b1).
-template <typename scalar_t>
-void cell_recurrence_loops(scalar_t* z, const scalar_t* h0, const scalar_t* wh, int64_t L, int64_t B, int64_t H) {
-  const int64_t grain = std::max<int64_t>(1, kCellGrainFlops / (H * H));
-  for (int64_t t = 0; t < L; ++t) {
-    scalar_t* zt = z + t * B * H;
-    const scalar_t* hp = t == 0 ? h0 : zt - B * H;
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        scalar_t* acc = zt + b * H;
-        const scalar_t* h = hp + b * H;
-        for (int64_t i = 0; i < H; ++i) {
-          const scalar_t hi = h[i];
-          const scalar_t* row = wh + i * H;
-          SINERNN_SIMD for (int64_t j = 0; j < H; ++j) acc[j] = fmadd(hi, row[j], acc[j]);
-        }
-      }
-      // the rows' tanh as one contiguous run: full vectors even where H is not a multiple of 16
-      elman_tanh_n(zt + b0 * H, zt + b0 * H, (b1 - b0) * H);
-    });
-  }
-}
-
-// dz[t] = (dh[t] + carry) * (1 - hidden[t]^2), carry = dz[t] @ W_h^T, from t = L-1 down, in place
-// in dh (L, B, H); -> carry after t = 0 (the gradient for h0) in g_h0 (B, H). wht = W_h^T (H, H)
-// contiguous: carry accumulates whole rows of it (vectorised along the row), not H dot products
-// (each a chain of dependent adds, as no sum is reordered).
-template <typename scalar_t>
-void cell_backward_loops(scalar_t* dh, const scalar_t* hidden, const scalar_t* wht, scalar_t* g_h0, int64_t L,
-                         int64_t B, int64_t H) {
-  const int64_t grain = std::max<int64_t>(1, kCellGrainFlops / (H * H));
-  for (int64_t q = 0; q < B * H; ++q) g_h0[q] = 0;  // the carry into step L-1
-  for (int64_t t = L - 1; t >= 0; --t) {
-    scalar_t* dz = dh + t * B * H;
-    const scalar_t* ht = hidden + t * B * H;
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        scalar_t* d = dz + b * H;
-        scalar_t* carry = g_h0 + b * H;
-        const scalar_t* h = ht + b * H;
-        SINERNN_SIMD for (int64_t j = 0; j < H; ++j) d[j] = (d[j] + carry[j]) * (1 - h[j] * h[j]);
-        SINERNN_SIMD for (int64_t i = 0; i < H; ++i) carry[i] = 0;
-        for (int64_t j = 0; j < H; ++j) {  // carry[i] = sum_j d[j] * W_h[i, j] = sum_j d[j] * wht[j, i]
-          const scalar_t dj = d[j];
-          const scalar_t* row = wht + j * H;
-          SINERNN_SIMD for (int64_t i = 0; i < H; ++i) carry[i] = fmadd(dj, row[i], carry[i]);
-        }
-      }
-    });
-  }
-}
 
 // The whole cell in batch-last loops, for small H on the CPU: at these sizes a library product costs
 // more in its call than in its arithmetic (a (L*B, 1) x (1, 6) product: ~19 us here), so the input
@@ -269,14 +215,9 @@ void cell_backward_small(const scalar_t* gpT, const scalar_t* ghT, const scalar_
   if (g_b2) for (int64_t k = 0; k < O; ++k) g_b2[k] = batch_sum(a_b2 + k * B);
 }
 
-// Which recurrence code runs: batch-last loops (CPU, small H, B of a vector or more), row loops
-// (CPU, small H, small B), or a library product a step (large H, and every other device).
-enum class CellPath { kBatchLast, kRows, kLibrary };
-
-inline CellPath cell_path(const at::Tensor& x, int64_t B, int64_t H) {
-  if (!x.device().is_cpu() || H > kCellLoopMaxHidden) return CellPath::kLibrary;
-  return B >= 8 ? CellPath::kBatchLast : CellPath::kRows;
-}
+// Which code runs: the batch-last loops (CPU, small H), or a library product a step (large H, and
+// every other device).
+inline bool cell_small(const at::Tensor& x, int64_t H) { return x.device().is_cpu() && H <= kCellLoopMaxHidden; }
 
 // cell_forward: -> pred (L, B, O), hidden (L, B, H). Inputs contiguous (the op makes them so).
 inline std::tuple<at::Tensor, at::Tensor> cell_forward_impl(const at::Tensor& x, const at::Tensor& h0,
@@ -284,7 +225,7 @@ inline std::tuple<at::Tensor, at::Tensor> cell_forward_impl(const at::Tensor& x,
                                                             const c10::optional<at::Tensor>& b1,
                                                             const c10::optional<at::Tensor>& b2, const CellSizes& s) {
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
-  if (cell_path(x, B, H) == CellPath::kBatchLast) {
+  if (cell_small(x, H)) {
     const at::Tensor xT = x.permute({0, 2, 1}).contiguous(), h0T = h0.t().contiguous();
     at::Tensor hT = at::empty({L, H, B}, x.options()), predT = at::empty({L, O, B}, x.options());
     const at::Tensor b1c = b1.has_value() ? b1->contiguous() : at::Tensor(), b2c = b2.has_value() ? b2->contiguous() : at::Tensor();
@@ -299,27 +240,19 @@ inline std::tuple<at::Tensor, at::Tensor> cell_forward_impl(const at::Tensor& x,
   }
   const at::Tensor wx = w1.narrow(0, 0, F), wh = w1.narrow(0, F, H);
   at::Tensor hidden = cell_affine(x.reshape({L * B, F}), wx, b1).reshape({L, B, H});  // z = x @ W_x + b1
-  const CellPath path = cell_path(x, B, H);
-  if (path == CellPath::kRows) {
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_forward", [&] {
-      cell_recurrence_loops<scalar_t>(hidden.mutable_data_ptr<scalar_t>(), h0.const_data_ptr<scalar_t>(),
-                                      wh.contiguous().const_data_ptr<scalar_t>(), L, B, H);
-    });
-  } else {
-    at::Tensor prev = h0;
-    for (int64_t t = 0; t < L; ++t) {
-      at::Tensor zt = hidden.select(0, t);
-      zt.addmm_(prev, wh);
-      if (x.device().is_cpu()) {  // the library's product, then elman_tanh over the step's B*H values
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_tanh", [&] {
-          scalar_t* z = zt.mutable_data_ptr<scalar_t>();
-          elman_tanh_n(z, z, B * H);
-        });
-      } else {
-        zt.tanh_();
-      }
-      prev = zt;
+  at::Tensor prev = h0;
+  for (int64_t t = 0; t < L; ++t) {
+    at::Tensor zt = hidden.select(0, t);
+    zt.addmm_(prev, wh);
+    if (x.device().is_cpu()) {  // the library's product, then elman_tanh over the step's B*H values
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_tanh", [&] {
+        scalar_t* z = zt.mutable_data_ptr<scalar_t>();
+        elman_tanh_n(z, z, B * H);
+      });
+    } else {
+      zt.tanh_();
     }
+    prev = zt;
   }
   at::Tensor pred = cell_affine(hidden.reshape({L * B, H}), w2, b2).reshape({L, B, O});
   return {pred, hidden};
@@ -331,7 +264,7 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at
     const at::Tensor& g_pred, const at::Tensor& g_hidden, const at::Tensor& x, const at::Tensor& h0,
     const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2, const CellSizes& s) {
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
-  if (cell_path(x, B, H) == CellPath::kBatchLast) {
+  if (cell_small(x, H)) {
     auto batch_last = [](const at::Tensor& t) { return t.defined() ? t.permute({0, 2, 1}).contiguous() : at::Tensor(); };
     const at::Tensor gpT = batch_last(g_pred), ghT = batch_last(g_hidden), xT = batch_last(x), hT = batch_last(hidden);
     const at::Tensor h0T = h0.t().contiguous();
@@ -366,34 +299,22 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at
     dz = g_hidden.defined() ? g_hidden.reshape({L * B, H}).clone() : at::zeros({L * B, H}, x.options());
   }
   dz = dz.reshape({L, B, H});
-  at::Tensor g_h0;
-  const CellPath path = cell_path(x, B, H);
-  if (path == CellPath::kRows) {
-    g_h0 = at::empty({B, H}, x.options());
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_backward", [&] {
-      cell_backward_loops<scalar_t>(dz.mutable_data_ptr<scalar_t>(), hidden.const_data_ptr<scalar_t>(),
-                                    wh.t().contiguous().const_data_ptr<scalar_t>(), g_h0.mutable_data_ptr<scalar_t>(),
-                                    L, B, H);
-    });
-  } else {
-    const at::Tensor wht = wh.t();
-    at::Tensor carry = at::zeros({B, H}, x.options()), next = at::empty({B, H}, x.options());
-    for (int64_t t = L - 1; t >= 0; --t) {
-      at::Tensor d = dz.select(0, t), h = hidden.select(0, t);
-      if (x.device().is_cpu()) {  // d = (d + carry) * (1 - h^2) in one pass, then the library's product
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_slope", [&] {
-          scalar_t* dp = d.mutable_data_ptr<scalar_t>();
-          const scalar_t* cp = carry.const_data_ptr<scalar_t>();
-          const scalar_t* hp = h.const_data_ptr<scalar_t>();
-          SINERNN_SIMD for (int64_t q = 0; q < B * H; ++q) dp[q] = (dp[q] + cp[q]) * (1 - hp[q] * hp[q]);
-        });
-      } else {
-        d.add_(carry).mul_(h.mul(h).neg_().add_(1));
-      }
-      at::mm_out(next, d, wht);
-      std::swap(carry, next);
+  const at::Tensor wht = wh.t();
+  at::Tensor carry = at::zeros({B, H}, x.options()), next = at::empty({B, H}, x.options());
+  for (int64_t t = L - 1; t >= 0; --t) {
+    at::Tensor d = dz.select(0, t), h = hidden.select(0, t);
+    if (x.device().is_cpu()) {  // d = (d + carry) * (1 - h^2) in one pass, then the library's product
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_slope", [&] {
+        scalar_t* dp = d.mutable_data_ptr<scalar_t>();
+        const scalar_t* cp = carry.const_data_ptr<scalar_t>();
+        const scalar_t* hp = h.const_data_ptr<scalar_t>();
+        SINERNN_SIMD for (int64_t q = 0; q < B * H; ++q) dp[q] = (dp[q] + cp[q]) * (1 - hp[q] * hp[q]);
+      });
+    } else {
+      d.add_(carry).mul_(h.mul(h).neg_().add_(1));
     }
-    g_h0 = carry;
+    at::mm_out(next, d, wht);
+    std::swap(carry, next);
   }
   const at::Tensor dzf = dz.reshape({L * B, H});
   // the context rows: [h0; hidden[:-1]]^T dz, without copying the shifted contexts together
@@ -402,7 +323,7 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at
   at::Tensor g_w1 = at::cat({at::mm(x.reshape({L * B, F}).t(), dzf), g_wh});
   at::Tensor g_b1 = bias1 ? dzf.sum(0) : at::empty({0}, x.options());
   at::Tensor g_x = at::mm(dzf, wx.t()).reshape({L, B, F});
-  return {g_x, g_h0, g_w1, g_w2, g_b1, g_b2};
+  return {g_x, carry, g_w1, g_w2, g_b1, g_b2};
 }
 
 // The op entry points, for any device: argument checks, contiguous inputs, then the above.

@@ -97,8 +97,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data is not None:
         if args.seq_length is not None:
             raise SystemExit("sinernn train: give --data or --seq-length, not both (--data sets the length)")
-        wanted = None if args.columns is None else args.columns + (args.targets or [])
-        table = _read_table(args.data, wanted, args.time_column, args.missing, "train")
+        table = _read_table(args.data, series.wanted_columns(args.columns, args.targets), args.time_column, args.missing,
+                            "train")
         time = table.time if table.time is not None else np.arange(table.values.shape[0], dtype=np.float64)
         time_name = table.time_name
         normalize = not args.no_normalize

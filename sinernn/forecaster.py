@@ -109,12 +109,7 @@ class Forecaster:
 
     def _bind(self, data, columns, targets, time_column, missing) -> series.Table:
         """First fit: read the chosen columns, fix the sizes, draw the weights."""
-        wanted = None
-        if columns is not None:
-            wanted = [columns] if isinstance(columns, (str, int)) else list(columns)
-            if targets is not None:
-                wanted += [targets] if isinstance(targets, (str, int)) else list(targets)
-        table = series.as_table(data, wanted, time_column=time_column, missing=missing)
+        table = series.as_table(data, series.wanted_columns(columns, targets), time_column=time_column, missing=missing)
         inputs = table.select(columns)
         outputs = table.select(targets) if targets is not None else list(inputs)
         self.columns, self.inputs, self.targets = list(table.columns), inputs, outputs

@@ -100,6 +100,25 @@ def _resolve(columns: Columns, names: list[str], source: str) -> list[int]:
     return out
 
 
+def _value_columns(columns: Columns, tcol: int | None, names: list[str], source: str) -> list[int]:
+    """The columns to read as values: those named, else every column but the time column."""
+    if columns is not None:
+        return _resolve(columns, names, source)
+    cols = [i for i in range(len(names)) if i != tcol]
+    if not cols:
+        raise ValueError(f"{source}: no value columns besides the time column {names[tcol]!r}")
+    return cols
+
+
+def wanted_columns(columns: Columns, targets: Columns) -> Columns:
+    """What to read for a model with these input and target columns: both lists, or None (all) when
+    the inputs are not given."""
+    if columns is None:
+        return None
+    as_list = lambda c: [c] if isinstance(c, (str, int)) else list(c)  # noqa: E731
+    return as_list(columns) + (as_list(targets) if targets is not None else [])
+
+
 def _index(i: int, given: object, names: list[str], source: str) -> int:
     if not -len(names) <= i < len(names):
         raise ValueError(f"{source}: column index {given} is out of range; there are {len(names)} columns")
@@ -155,12 +174,7 @@ def read_csv(path: str | Path, columns: Columns = None, *, time_column: str | in
         names, start = [cell.strip() or f"column {i}" for i, cell in enumerate(head)], first + 1
     source = str(path)
     tcol = None if time_column is None else _resolve([time_column], names, source)[0]
-    if columns is None:
-        cols = [i for i in range(len(names)) if i != tcol]
-        if not cols:
-            raise ValueError(f"{source}: no value columns besides the time column {names[tcol]!r}")
-    else:
-        cols = _resolve(columns, names, source)
+    cols = _value_columns(columns, tcol, names, source)
     data = lines[start : last + 1]  # data[k] is line start + k + 1 of the file
     if len(data) < 2:
         raise ValueError(f"{source}: a series needs at least 2 rows to make one (input, target) pair, got {len(data)}")
@@ -309,7 +323,7 @@ def _from_pandas(obj, columns: Columns, time_column, missing: str, source: str) 
     names = [str(c) for c in obj.columns]
     source = source if source != "data" else "DataFrame"
     tcol = None if time_column is None else _resolve([time_column], names, source)[0]
-    cols = [i for i in range(len(names)) if i != tcol] if columns is None else _resolve(columns, names, source)
+    cols = _value_columns(columns, tcol, names, source)
     values = np.empty((len(obj), len(cols)), dtype=np.float64)
     for j, c in enumerate(cols):
         try:

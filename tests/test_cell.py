@@ -145,8 +145,7 @@ def rnn_pair(F, H, O, bias, batch_first=False, seed=0):
 @pytest.mark.parametrize("batch_first", [False, True], ids=["LBF", "BLF"])
 @pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 100, 32), (3, 5, 2, 7, 16), (1, 1, 1, 1, 1), (3, 7, 2, 9, 5),
                                        (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8)])
-# the CPU code paths: batch-last loops (H <= 12, B >= 8), row loops (H <= 12, B < 8), a library
-# product a step (H > 12)
+# the CPU code paths: batch-last loops (H <= 12), a library product a step (H > 12)
 def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first):
     """float64: outputs and every gradient (x, h0, each weight and bias) to 1e-10 of nn.RNN + nn.Linear
     on the same weights; a gradient reaching the hidden states too."""
