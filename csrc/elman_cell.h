@@ -1,4 +1,4 @@
-// The batched differentiable cell (ops cell_forward / cell_backward; autograd in sinernn/ops.py):
+// The batched differentiable cell (ops cell_forward / cell_backward; autograd: elman_cell_autograd.cpp):
 // the tutorial's network over a mini-batch of sequences, with optional biases.
 //
 //   x (L, B, F), h0 (B, H), w1 (F+H, H) = [W_x; W_h], w2 (H, O), b1 (H,) or none, b2 (O,) or none
@@ -86,26 +86,48 @@ inline at::Tensor cell_affine(const at::Tensor& a, const at::Tensor& b, const c1
 // On the CPU, the batch-last loops up to this H; above, and on other devices, library products.
 constexpr int64_t kCellLoopMaxHidden = 12;
 
+// dst (C, R) = src (R, C)^T: between the ops' row-major tensors and the loops' batch-last steps.
+template <typename scalar_t>
+inline void cell_transpose(const scalar_t* SINERNN_RESTRICT src, scalar_t* SINERNN_RESTRICT dst, int64_t R, int64_t C) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = 0; r < R; ++r) dst[c * R + r] = src[r * C + c];
+}
+
 // The whole cell in batch-last loops, for small H on the CPU: at these sizes a library product costs
 // more in its call than in its arithmetic (a (L*B, 1) x (1, 6) product: ~19 us here), so the input
-// and output layers and every gradient are loops over vectors of B values too. Layouts (T: batch
-// last): xT (L, F, B), hT (L, H, B) in/out, predT (L, O, B) out; b1, b2 may be null.
+// and output layers and every gradient are loops over vectors of B values too. The tensors keep the
+// ops' row-major layouts (x (L, B, F), h0 (B, H), hidden (L, B, H), pred (L, B, O)); each step is
+// turned batch-last (T: (H, B)) in scratch here, a step at a time, which costs less than permuting
+// whole tensors through ATen (~15 us for one (100, 32, 6) tensor). With F = 1 or O = 1 the row-major
+// step already is batch-last and is used in place. b1, b2 may be null.
+
+// Scratch of cell_forward_small, in values.
+inline int64_t cell_forward_small_work(int64_t B, int64_t F, int64_t H, int64_t O) { return (F + 2 * H + O) * B; }
+
 template <typename scalar_t>
-void cell_forward_small(const scalar_t* xT, const scalar_t* h0T, const scalar_t* w1, const scalar_t* w2,
-                        const scalar_t* b1, const scalar_t* b2, scalar_t* hT, scalar_t* predT, int64_t L, int64_t B,
-                        int64_t F, int64_t H, int64_t O) {
+void cell_forward_small(const scalar_t* x, const scalar_t* h0, const scalar_t* w1, const scalar_t* w2,
+                        const scalar_t* b1, const scalar_t* b2, scalar_t* hidden, scalar_t* pred, scalar_t* work,
+                        int64_t L, int64_t B, int64_t F, int64_t H, int64_t O) {
   const scalar_t* wh = w1 + F * H;
+  scalar_t* xs = work;         // (F, B) x[t] batch-last when F > 1
+  scalar_t* hs[2] = {xs + F * B, xs + F * B + H * B};  // (H, B) the previous and this step's hidden
+  scalar_t* ps = hs[1] + H * B;  // (O, B) pred[t] batch-last when O > 1
+  cell_transpose(h0, hs[0], B, H);
   for (int64_t t = 0; t < L; ++t) {
-    const scalar_t* SINERNN_RESTRICT x = xT + t * F * B;
-    const scalar_t* SINERNN_RESTRICT hp = t == 0 ? h0T : hT + (t - 1) * H * B;
-    scalar_t* SINERNN_RESTRICT ht = hT + t * H * B;
+    const scalar_t* SINERNN_RESTRICT xt = x + t * B * F;
+    if (F > 1) {
+      cell_transpose(xt, xs, B, F);
+      xt = xs;
+    }
+    const scalar_t* SINERNN_RESTRICT hp = hs[t & 1];
+    scalar_t* SINERNN_RESTRICT ht = hs[(t + 1) & 1];
     for (int64_t j = 0; j < H; ++j) {
       scalar_t* SINERNN_RESTRICT acc = ht + j * B;
       const scalar_t bias = b1 ? b1[j] : scalar_t(0);
       SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = bias;
       for (int64_t f = 0; f < F; ++f) {
         const scalar_t w = w1[f * H + j];
-        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = fmadd(x[f * B + b], w, acc[b]);
+        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) acc[b] = fmadd(xt[f * B + b], w, acc[b]);
       }
       for (int64_t i = 0; i < H; ++i) {
         const scalar_t w = wh[i * H + j];
@@ -113,8 +135,10 @@ void cell_forward_small(const scalar_t* xT, const scalar_t* h0T, const scalar_t*
       }
     }
     elman_tanh_n(ht, ht, H * B);
+    cell_transpose(ht, hidden + t * B * H, H, B);
+    scalar_t* SINERNN_RESTRICT pt = O > 1 ? ps : pred + t * B;
     for (int64_t k = 0; k < O; ++k) {
-      scalar_t* SINERNN_RESTRICT out = predT + (t * O + k) * B;
+      scalar_t* SINERNN_RESTRICT out = pt + k * B;
       const scalar_t bias = b2 ? b2[k] : scalar_t(0);
       SINERNN_SIMD for (int64_t b = 0; b < B; ++b) out[b] = bias;
       for (int64_t j = 0; j < H; ++j) {
@@ -122,44 +146,66 @@ void cell_forward_small(const scalar_t* xT, const scalar_t* h0T, const scalar_t*
         SINERNN_SIMD for (int64_t b = 0; b < B; ++b) out[b] = fmadd(ht[j * B + b], w, out[b]);
       }
     }
+    if (O > 1) cell_transpose(ps, pred + t * B * O, O, B);
   }
 }
 
-// Scratch of cell_backward_small, in values: dz, and the per-model gradients of w1, w2, b1, b2.
-inline int64_t cell_small_work(int64_t B, int64_t F, int64_t H, int64_t O) {
-  return (H + (F + H) * H + H * O + H + O) * B;
+// Scratch of cell_backward_small, in values: the per-model gradients of w1, w2, b1, b2 (summed over
+// the batch at the end), then dz, carry, three hidden steps and x / g_x steps, all batch-last.
+inline int64_t cell_backward_small_work(int64_t B, int64_t F, int64_t H, int64_t O) {
+  return ((F + H) * H + H * O + H + O + 5 * H + 2 * F + O) * B;
 }
 
-// Its backward: gpT (L, O, B) or null, ghT (L, H, B) or null -> gxT (L, F, B), g_h0T (H, B), g_w1
-// (F+H, H), g_w2 (H, O), g_b1 (H,) or null, g_b2 (O,) or null (all written, not accumulated).
+// Its backward: g_pred (L, B, O) or null, g_hidden (L, B, H) or null -> g_x (L, B, F), g_h0 (B, H),
+// g_w1 (F+H, H), g_w2 (H, O), g_b1 (H,) or null, g_b2 (O,) or null (all written, not accumulated).
 // The weight gradients accumulate per model (B lanes each) over the steps, one multiply-add a value
-// a step, and are summed over the batch once at the end. work: cell_small_work(B, F, H, O) values.
+// a step, and are summed over the batch once at the end.
 template <typename scalar_t>
-void cell_backward_small(const scalar_t* gpT, const scalar_t* ghT, const scalar_t* xT, const scalar_t* h0T,
-                         const scalar_t* w1, const scalar_t* w2, const scalar_t* hT, scalar_t* gxT, scalar_t* g_h0T,
+void cell_backward_small(const scalar_t* g_pred, const scalar_t* g_hidden, const scalar_t* x, const scalar_t* h0,
+                         const scalar_t* w1, const scalar_t* w2, const scalar_t* hidden, scalar_t* g_x, scalar_t* g_h0,
                          scalar_t* g_w1, scalar_t* g_w2, scalar_t* g_b1, scalar_t* g_b2, scalar_t* work, int64_t L,
                          int64_t B, int64_t F, int64_t H, int64_t O) {
   const scalar_t* wh = w1 + F * H;
-  scalar_t* SINERNN_RESTRICT dz = work;                     // (H, B) this step's dz
-  scalar_t* SINERNN_RESTRICT a_w1 = dz + H * B;             // (F+H, H, B) g_w1 per model
+  scalar_t* SINERNN_RESTRICT a_w1 = work;                    // (F+H, H, B) g_w1 per model
   scalar_t* SINERNN_RESTRICT a_w2 = a_w1 + (F + H) * H * B;  // (H, O, B)
-  scalar_t* SINERNN_RESTRICT a_b1 = a_w2 + H * O * B;       // (H, B)
-  scalar_t* SINERNN_RESTRICT a_b2 = a_b1 + H * B;           // (O, B)
-  scalar_t* SINERNN_RESTRICT carry = g_h0T;                 // (H, B) the gradient reaching h[t-1] through the recurrence
-  for (int64_t q = 0; q < cell_small_work(B, F, H, O) - H * B; ++q) a_w1[q] = 0;
+  scalar_t* SINERNN_RESTRICT a_b1 = a_w2 + H * O * B;        // (H, B)
+  scalar_t* SINERNN_RESTRICT a_b2 = a_b1 + H * B;            // (O, B)
+  scalar_t* SINERNN_RESTRICT dz = a_b2 + O * B;              // (H, B) this step's dz
+  scalar_t* SINERNN_RESTRICT carry = dz + H * B;             // (H, B) the gradient reaching h[t-1] through the recurrence
+  scalar_t* h0s = carry + H * B;                             // (H, B) h0
+  scalar_t* hs[2] = {h0s + H * B, h0s + 2 * H * B};          // (H, B) hidden[t] and hidden[t-1], in turn
+  scalar_t* xs = h0s + 3 * H * B;                            // (F, B) x[t] when F > 1
+  scalar_t* gxs = xs + F * B;                                // (F, B) g_x[t] when F > 1
+  scalar_t* gps = gxs + F * B;                               // (O, B) g_pred[t] when O > 1
+  for (int64_t q = 0; q < ((F + H) * H + H * O + H + O) * B; ++q) a_w1[q] = 0;
   for (int64_t q = 0; q < H * B; ++q) carry[q] = 0;
+  cell_transpose(h0, h0s, B, H);
+  cell_transpose(hidden + (L - 1) * B * H, hs[(L - 1) & 1], B, H);
   for (int64_t t = L - 1; t >= 0; --t) {
-    const scalar_t* SINERNN_RESTRICT ht = hT + t * H * B;
-    const scalar_t* SINERNN_RESTRICT hp = t == 0 ? h0T : hT + (t - 1) * H * B;
-    const scalar_t* SINERNN_RESTRICT x = xT + t * F * B;
-    const scalar_t* SINERNN_RESTRICT gp = gpT ? gpT + t * O * B : nullptr;
+    const scalar_t* SINERNN_RESTRICT ht = hs[t & 1];
+    scalar_t* hp_buf = hs[(t + 1) & 1];
+    if (t > 0) cell_transpose(hidden + (t - 1) * B * H, hp_buf, B, H);
+    const scalar_t* SINERNN_RESTRICT hp = t == 0 ? h0s : hp_buf;
+    const scalar_t* SINERNN_RESTRICT xt = x + t * B * F;
+    if (F > 1) {
+      cell_transpose(xt, xs, B, F);
+      xt = xs;
+    }
+    const scalar_t* SINERNN_RESTRICT gp = nullptr;
+    if (g_pred) {
+      gp = g_pred + t * B * O;
+      if (O > 1) {
+        cell_transpose(gp, gps, B, O);
+        gp = gps;
+      }
+    }
+    const scalar_t* SINERNN_RESTRICT gh = g_hidden ? g_hidden + t * B * H : nullptr;
     for (int64_t j = 0; j < H; ++j) {  // dz = (g_hidden + w2 g_pred + carry) * (1 - h^2)
       scalar_t* SINERNN_RESTRICT d = dz + j * B;
       const scalar_t* SINERNN_RESTRICT c = carry + j * B;
       const scalar_t* SINERNN_RESTRICT h = ht + j * B;
-      if (ghT) {
-        const scalar_t* SINERNN_RESTRICT g = ghT + (t * H + j) * B;
-        SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = g[b] + c[b];
+      if (gh) {
+        for (int64_t b = 0; b < B; ++b) d[b] = gh[b * H + j] + c[b];
       } else {
         SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = c[b];
       }
@@ -170,30 +216,32 @@ void cell_backward_small(const scalar_t* gpT, const scalar_t* ghT, const scalar_
         }
       SINERNN_SIMD for (int64_t b = 0; b < B; ++b) d[b] = d[b] * (1 - h[b] * h[b]);
     }
-    if (gp)
+    if (gp) {
       for (int64_t j = 0; j < H; ++j)
         for (int64_t k = 0; k < O; ++k) {
           scalar_t* SINERNN_RESTRICT a = a_w2 + (j * O + k) * B;
           SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a[b] = fmadd(ht[j * B + b], gp[k * B + b], a[b]);
         }
-    if (gp)
       for (int64_t k = 0; k < O; ++k) SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a_b2[k * B + b] += gp[k * B + b];
+    }
     for (int64_t i = 0; i < F + H; ++i) {
-      const scalar_t* SINERNN_RESTRICT xi = i < F ? x + i * B : hp + (i - F) * B;
+      const scalar_t* SINERNN_RESTRICT xi = i < F ? xt + i * B : hp + (i - F) * B;
       for (int64_t j = 0; j < H; ++j) {
         scalar_t* SINERNN_RESTRICT a = a_w1 + (i * H + j) * B;
         SINERNN_SIMD for (int64_t b = 0; b < B; ++b) a[b] = fmadd(xi[b], dz[j * B + b], a[b]);
       }
     }
-    for (int64_t q = 0; q < H * B; ++q) a_b1[q] += dz[q];
+    SINERNN_SIMD for (int64_t q = 0; q < H * B; ++q) a_b1[q] += dz[q];
+    scalar_t* SINERNN_RESTRICT gxt = F > 1 ? gxs : g_x + t * B;
     for (int64_t f = 0; f < F; ++f) {  // g_x[t] = W_x dz
-      scalar_t* SINERNN_RESTRICT gx = gxT + (t * F + f) * B;
+      scalar_t* SINERNN_RESTRICT gx = gxt + f * B;
       SINERNN_SIMD for (int64_t b = 0; b < B; ++b) gx[b] = 0;
       for (int64_t j = 0; j < H; ++j) {
         const scalar_t w = w1[f * H + j];
         SINERNN_SIMD for (int64_t b = 0; b < B; ++b) gx[b] = fmadd(dz[j * B + b], w, gx[b]);
       }
     }
+    if (F > 1) cell_transpose(gxs, g_x + t * B * F, F, B);
     for (int64_t i = 0; i < H; ++i) {  // carry = W_h dz
       scalar_t* SINERNN_RESTRICT c = carry + i * B;
       SINERNN_SIMD for (int64_t b = 0; b < B; ++b) c[b] = 0;
@@ -203,6 +251,7 @@ void cell_backward_small(const scalar_t* gpT, const scalar_t* ghT, const scalar_
       }
     }
   }
+  cell_transpose(carry, g_h0, H, B);
   auto batch_sum = [B](const scalar_t* a) {
     scalar_t acc = 0;
 #pragma omp simd reduction(+ : acc)
@@ -226,17 +275,18 @@ inline std::tuple<at::Tensor, at::Tensor> cell_forward_impl(const at::Tensor& x,
                                                             const c10::optional<at::Tensor>& b2, const CellSizes& s) {
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
   if (cell_small(x, H)) {
-    const at::Tensor xT = x.permute({0, 2, 1}).contiguous(), h0T = h0.t().contiguous();
-    at::Tensor hT = at::empty({L, H, B}, x.options()), predT = at::empty({L, O, B}, x.options());
+    at::Tensor hidden = at::empty({L, B, H}, x.options()), pred = at::empty({L, B, O}, x.options());
+    at::Tensor work = at::empty({cell_forward_small_work(B, F, H, O)}, x.options());
     const at::Tensor b1c = b1.has_value() ? b1->contiguous() : at::Tensor(), b2c = b2.has_value() ? b2->contiguous() : at::Tensor();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_forward_small", [&] {
-      cell_forward_small<scalar_t>(xT.const_data_ptr<scalar_t>(), h0T.const_data_ptr<scalar_t>(),
+      cell_forward_small<scalar_t>(x.const_data_ptr<scalar_t>(), h0.const_data_ptr<scalar_t>(),
                                    w1.const_data_ptr<scalar_t>(), w2.const_data_ptr<scalar_t>(),
                                    b1c.defined() ? b1c.const_data_ptr<scalar_t>() : nullptr,
                                    b2c.defined() ? b2c.const_data_ptr<scalar_t>() : nullptr,
-                                   hT.mutable_data_ptr<scalar_t>(), predT.mutable_data_ptr<scalar_t>(), L, B, F, H, O);
+                                   hidden.mutable_data_ptr<scalar_t>(), pred.mutable_data_ptr<scalar_t>(),
+                                   work.mutable_data_ptr<scalar_t>(), L, B, F, H, O);
     });
-    return {predT.permute({0, 2, 1}).contiguous(), hT.permute({0, 2, 1}).contiguous()};
+    return {pred, hidden};
   }
   const at::Tensor wx = w1.narrow(0, 0, F), wh = w1.narrow(0, F, H);
   at::Tensor hidden = cell_affine(x.reshape({L * B, F}), wx, b1).reshape({L, B, H});  // z = x @ W_x + b1
@@ -265,24 +315,21 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at
     const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2, const CellSizes& s) {
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
   if (cell_small(x, H)) {
-    auto batch_last = [](const at::Tensor& t) { return t.defined() ? t.permute({0, 2, 1}).contiguous() : at::Tensor(); };
-    const at::Tensor gpT = batch_last(g_pred), ghT = batch_last(g_hidden), xT = batch_last(x), hT = batch_last(hidden);
-    const at::Tensor h0T = h0.t().contiguous();
-    at::Tensor gxT = at::empty({L, F, B}, x.options()), g_h0T = at::empty({H, B}, x.options());
+    at::Tensor g_x = at::empty({L, B, F}, x.options()), g_h0 = at::empty({B, H}, x.options());
     at::Tensor g_w1 = at::empty({F + H, H}, x.options()), g_w2 = at::empty({H, O}, x.options());
     at::Tensor g_b1 = at::empty({bias1 ? H : 0}, x.options()), g_b2 = at::empty({bias2 ? O : 0}, x.options());
-    at::Tensor work = at::empty({cell_small_work(B, F, H, O)}, x.options());
+    at::Tensor work = at::empty({cell_backward_small_work(B, F, H, O)}, x.options());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_cell_backward_small", [&] {
       auto ptr = [](const at::Tensor& t) { return t.defined() ? t.const_data_ptr<scalar_t>() : nullptr; };
-      cell_backward_small<scalar_t>(ptr(gpT), ptr(ghT), xT.const_data_ptr<scalar_t>(), h0T.const_data_ptr<scalar_t>(),
-                                    w1.const_data_ptr<scalar_t>(), w2.const_data_ptr<scalar_t>(), hT.const_data_ptr<scalar_t>(),
-                                    gxT.mutable_data_ptr<scalar_t>(), g_h0T.mutable_data_ptr<scalar_t>(),
-                                    g_w1.mutable_data_ptr<scalar_t>(), g_w2.mutable_data_ptr<scalar_t>(),
-                                    bias1 ? g_b1.mutable_data_ptr<scalar_t>() : nullptr,
+      cell_backward_small<scalar_t>(ptr(g_pred), ptr(g_hidden), x.const_data_ptr<scalar_t>(), h0.const_data_ptr<scalar_t>(),
+                                    w1.const_data_ptr<scalar_t>(), w2.const_data_ptr<scalar_t>(),
+                                    hidden.const_data_ptr<scalar_t>(), g_x.mutable_data_ptr<scalar_t>(),
+                                    g_h0.mutable_data_ptr<scalar_t>(), g_w1.mutable_data_ptr<scalar_t>(),
+                                    g_w2.mutable_data_ptr<scalar_t>(), bias1 ? g_b1.mutable_data_ptr<scalar_t>() : nullptr,
                                     bias2 ? g_b2.mutable_data_ptr<scalar_t>() : nullptr, work.mutable_data_ptr<scalar_t>(),
                                     L, B, F, H, O);
     });
-    return {gxT.permute({0, 2, 1}).contiguous(), g_h0T.t().contiguous(), g_w1, g_w2, g_b1, g_b2};
+    return {g_x, g_h0, g_w1, g_w2, g_b1, g_b2};
   }
   const at::Tensor wx = w1.narrow(0, 0, F), wh = w1.narrow(0, F, H);
   const at::Tensor hf = hidden.reshape({L * B, H});

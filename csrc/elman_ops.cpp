@@ -29,8 +29,8 @@ TORCH_LIBRARY(sinernn, m) {
   // Its backward through time: -> gradients for x (L, F), h0 (H,), w1 (F+H, H), w2 (H, O).
   m.def("seq_backward(Tensor grad_pred, Tensor grad_hidden, Tensor x, Tensor h0, Tensor w1, Tensor w2, "
         "Tensor hidden) -> (Tensor grad_x, Tensor grad_h0, Tensor grad_w1, Tensor grad_w2)");
-  // The batched differentiable cell (csrc/elman_cell.h; autograd in sinernn/ops.py): a mini-batch of
-  // sequences, optional biases. x (L, B, F), h0 (B, H), b1 (H,), b2 (O,) -> predictions (L, B, O),
+  // The batched differentiable cell (csrc/elman_cell.h; autograd kernel: elman_cell_autograd.cpp):
+  // a mini-batch of sequences, optional biases. x (L, B, F), h0 (B, H), b1 (H,), b2 (O,) -> predictions (L, B, O),
   // hidden states (L, B, H).
   m.def("cell_forward(Tensor x, Tensor h0, Tensor w1, Tensor w2, Tensor? b1, Tensor? b2) "
         "-> (Tensor pred, Tensor hidden)");

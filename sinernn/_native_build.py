@@ -39,7 +39,8 @@ class BuildSettings:
 
 
 def cpu_sources(root: Path = CSRC) -> list[str]:
-    return [str(root / "elman_ops.cpp"), str(root / "python_module.cpp"), *sorted(str(p) for p in (root / "cpu").glob("*.cpp"))]
+    top = ("elman_ops.cpp", "elman_cell_autograd.cpp", "python_module.cpp")
+    return [*(str(root / name) for name in top), *sorted(str(p) for p in (root / "cpu").glob("*.cpp"))]
 
 
 def cuda_sources(root: Path = CSRC) -> list[str]:

@@ -174,18 +174,8 @@ def register_fake_kernels() -> None:
         return (torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2),
                 x.new_empty(H if bias1 else 0), x.new_empty(O if bias2 else 0))
 
-    def setup_cell(ctx, inputs, output):
-        x, h0, w1, w2, b1, b2 = inputs
-        ctx.bias1, ctx.bias2 = b1 is not None, b2 is not None
-        ctx.save_for_backward(x, h0, w1, w2, output[1])
-
-    def backward_cell(ctx, grad_pred, grad_hidden):  # a None gradient is zero; the op takes None
-        x, h0, w1, w2, hidden = ctx.saved_tensors
-        gx, gh0, gw1, gw2, gb1, gb2 = torch.ops.sinernn.cell_backward.default(
-            grad_pred, grad_hidden, x, h0, w1, w2, hidden, ctx.bias1, ctx.bias2)
-        return gx, gh0, gw1, gw2, gb1 if ctx.bias1 else None, gb2 if ctx.bias2 else None
-
-    torch.library.register_autograd("sinernn::cell_forward", backward_cell, setup_context=setup_cell)
+    # cell_forward's autograd kernel is C++ (csrc/elman_cell_autograd.cpp): the Python one
+    # costs more than the ops at small sizes.
 
     # The backward ops have no derivative of their own: a second derivative through the cell
     # (autograd.grad(..., create_graph=True), then backward) raises here instead of running them
