@@ -3,6 +3,7 @@ and sinernn.nn.ElmanRNN: gradcheck, opcheck, the tutorial with torch.optim.SGD, 
 torch ops, float64 equality with nn.RNN + nn.Linear (biases, batch_first, odd sizes, B = 1, L = 1),
 second derivatives refused, torch.compile, TorchScript, the nn.RNN / nn.RNNCell converters."""
 
+import copy
 import warnings
 
 import pytest
@@ -144,8 +145,9 @@ def rnn_pair(F, H, O, bias, batch_first=False, seed=0):
 @pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
 @pytest.mark.parametrize("batch_first", [False, True], ids=["LBF", "BLF"])
 @pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 100, 32), (3, 5, 2, 7, 16), (1, 1, 1, 1, 1), (3, 7, 2, 9, 5),
-                                       (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8)])
-# the CPU code paths: batch-last loops (H <= 12), a library product a step (H > 12)
+                                       (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8), (2, 100, 1, 3, 13)])
+# the CPU code paths: batch-last loops (H <= 12), sinernn's product a step (H > 12; blocks of 6 rows
+# and 4 vectors of columns, the last masked: B = 13 leaves 1 row, H = 70 and 100 leave partial panels)
 def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first):
     """float64: outputs and every gradient (x, h0, each weight and bias) to 1e-10 of nn.RNN + nn.Linear
     on the same weights; a gradient reaching the hidden states too."""
@@ -177,6 +179,37 @@ def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first)
         g_w1, g_w2 = ours[2:]
     torch.testing.assert_close(g_w1, torch.cat([g_ih.t(), g_hh.t()]), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(g_w2, g_lw.t(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 20, 32), (1, 17, 1, 9, 7), (2, 70, 2, 6, 13), (1, 100, 1, 5, 64)])
+def test_batched_cell_float32_within_its_rounding(F, H, O, L, B):
+    """float32 against float64 nn.RNN + nn.Linear on the same (float32-representable) weights.
+    Tolerance: each value is a chain of dot products of length K = F + H per step, each rounding
+    within K u of the sum of its terms' magnitudes (u = 2^-24); tanh (slope <= 1) and the weights
+    (|w| <= 1/sqrt(H), torch's initialisation) keep earlier steps' errors from growing, so L steps
+    give <= L K u per unit of magnitude. A weight gradient sums L B such terms more: (L B + K) L u."""
+    rnn, linear = rnn_pair(F, H, O, True, False)
+    for p in (*rnn.parameters(), *linear.parameters()):
+        p.data = p.data.float().double()
+    single = ElmanRNN.from_torch(copy.deepcopy(rnn).float(), copy.deepcopy(linear).float())
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(L, B, F, generator=g, dtype=torch.float64)
+    x = x.float().double().requires_grad_()
+    x32 = x.detach().float().requires_grad_()
+    pred, hidden = single(x32)
+    hs, _ = rnn(x)
+    want = linear(hs)
+    u, K = 2.0**-24, F + H
+    scale = 1 + x.abs().max().item()
+    tol_out = 4 * L * K * u * scale
+    torch.testing.assert_close(hidden.double(), hs, rtol=0, atol=tol_out)
+    torch.testing.assert_close(pred.double(), want, rtol=0, atol=tol_out * (1 + H**0.5))
+    ours = torch.autograd.grad((pred**2).sum(), [x32, *single.parameters()])
+    theirs = torch.autograd.grad((want**2).sum(), [x, *rnn.parameters(), *linear.parameters()])
+    g_ih, g_hh, g_bih, _, g_lw, g_lb = theirs[1:]
+    for got, ref in zip(ours, [theirs[0], torch.cat([g_ih.t(), g_hh.t()]), g_lw.t(), g_bih, g_lb]):
+        tol = 4 * (L * B + K) * L * u * (1 + ref.abs().max().item())
+        torch.testing.assert_close(got.double(), ref, rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("bias", [False, True])
