@@ -497,9 +497,11 @@ inline std::tuple<at::Tensor, at::Tensor> cell_forward_op(const at::Tensor& x, c
   return cell_forward_impl(x.contiguous(), h0.contiguous(), w1.contiguous(), w2.contiguous(), b1, b2, s);
 }
 
-inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> cell_backward_op(
-    const c10::optional<at::Tensor>& g_pred, const c10::optional<at::Tensor>& g_hidden, const at::Tensor& x,
-    const at::Tensor& h0, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2) {
+// cell_backward's argument checks (those of cell_forward, and the gradients' and hidden's shapes).
+inline CellSizes check_cell_backward_args(const c10::optional<at::Tensor>& g_pred,
+                                          const c10::optional<at::Tensor>& g_hidden, const at::Tensor& x,
+                                          const at::Tensor& h0, const at::Tensor& w1, const at::Tensor& w2,
+                                          const at::Tensor& hidden) {
   const char* op = "sinernn::cell_backward";
   const CellSizes s = check_cell_args(op, x, h0, w1, w2, c10::nullopt, c10::nullopt);
   auto shaped = [&](const char* name, const at::Tensor& t, std::initializer_list<int64_t> shape) {
@@ -511,6 +513,13 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at
   if (g_pred.has_value()) shaped("grad_pred", *g_pred, {s.L, s.B, s.O});
   if (g_hidden.has_value()) shaped("grad_hidden", *g_hidden, {s.L, s.B, s.H});
   shaped("hidden", hidden, {s.L, s.B, s.H});
+  return s;
+}
+
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> cell_backward_op(
+    const c10::optional<at::Tensor>& g_pred, const c10::optional<at::Tensor>& g_hidden, const at::Tensor& x,
+    const at::Tensor& h0, const at::Tensor& w1, const at::Tensor& w2, const at::Tensor& hidden, bool bias1, bool bias2) {
+  const CellSizes s = check_cell_backward_args(g_pred, g_hidden, x, h0, w1, w2, hidden);
   const at::Tensor gp = g_pred.has_value() ? g_pred->contiguous() : at::Tensor();
   const at::Tensor gh = g_hidden.has_value() ? g_hidden->contiguous() : at::Tensor();
   return cell_backward_impl(gp, gh, x.contiguous(), h0.contiguous(), w1.contiguous(), w2.contiguous(),

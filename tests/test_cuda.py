@@ -178,27 +178,49 @@ def test_cuda_errors_name_the_argument():
 
 @on_gpu
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("H", [6, 70])
-def test_batched_cell_on_cuda_equals_cpu(bias, H):
-    """The batched cell's forward and every gradient, CUDA (through ATen: cuBLAS) against the CPU,
-    float64 (different summation orders: 1e-10)."""
+@pytest.mark.parametrize("F,H,O", [(2, 6, 3), (1, 13, 1), (2, 32, 3), (2, 70, 3), (300, 20, 1)])
+def test_batched_cell_on_cuda_equals_cpu(bias, F, H, O):
+    """The batched cell's forward and every gradient, CUDA against the CPU, float64 (different
+    summation orders: 1e-10). H <= 32: the one-launch kernels (elman_cell_cuda.cu; B = 33 leaves a
+    partial block of rows); H = 70, and F = 300 (weights too large for shared memory): cuBLAS a step."""
     from sinernn.nn import ElmanRNN
 
-    model = ElmanRNN(2, H, 3, bias=bias, dtype=torch.float64, seed=1)
+    model = ElmanRNN(F, H, O, bias=bias, dtype=torch.float64, seed=1)
     if bias:
         with torch.no_grad():
             model.b1.normal_()
             model.b2.normal_()
-    gpu = ElmanRNN(2, H, 3, bias=bias, dtype=torch.float64, seed=1).cuda()
+    gpu = ElmanRNN(F, H, O, bias=bias, dtype=torch.float64, seed=1).cuda()
     gpu.load_state_dict(model.state_dict())
-    x = torch.randn(9, 33, 2, dtype=torch.float64)
+    x = torch.randn(9, 33, F, dtype=torch.float64)
     outs = []
-    for m, xx in ((model, x), (gpu, x.cuda())):
-        pred, hidden = m(xx)
+    for m, xx in ((model, x), (gpu, x.cuda().requires_grad_())):
+        xx = xx.detach().requires_grad_()
+        h0 = torch.linspace(-0.5, 0.5, 33 * H, dtype=torch.float64, device=xx.device).reshape(33, H).requires_grad_()
+        pred, hidden = m(xx, h0)
         ((pred ** 2).sum() + hidden.sum()).backward()
-        outs.append([pred.detach().cpu(), hidden.detach().cpu(), *(p.grad.cpu() for p in m.parameters())])
+        outs.append([pred.detach().cpu(), hidden.detach().cpu(), xx.grad.cpu(), h0.grad.cpu(),
+                     *(p.grad.cpu() for p in m.parameters())])
     for a, b in zip(*outs):
         torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
+@on_gpu
+@pytest.mark.parametrize("H", [6, 32])
+def test_batched_cell_on_cuda_float32_forward_is_the_cpu_loops(H):
+    """float32, H <= 12: each hidden state is the same chain of multiply-adds as the CPU's batch-last
+    loops, with the same tanh (the table): bit for bit. H = 32 (the CPU's blocked product sums in
+    another order): within a few ulp of the values' scale per step."""
+    from sinernn.nn import ElmanRNN
+
+    model = ElmanRNN(1, H, 1, seed=3)
+    x = torch.randn(50, 40, 1)
+    pred, hidden = model(x)
+    gpred, ghidden = model.cuda()(x.cuda())
+    if H <= 12:
+        assert torch.equal(ghidden.cpu(), hidden) and torch.equal(gpred.cpu(), pred)
+    else:
+        torch.testing.assert_close(ghidden.cpu(), hidden, rtol=0, atol=50 * (H + 1) * 2.0**-24)
 
 
 # -- the comparison itself, on the CPU ----------------------------------------------------------------

@@ -34,7 +34,6 @@
 #include <utility>
 #include <vector>
 
-#include "../elman_cell.h"
 #include "../elman_checks.h"
 #include "../elman_lane.h"
 #include "../elman_math.h"
@@ -299,9 +298,7 @@ TORCH_LIBRARY_IMPL(sinernn, CUDA, m) {
   m.impl("forecast", &elman_forecast_cuda);
   m.impl("train_many", &elman_train_many_cuda);
   m.impl("predict_many", &elman_predict_many_cuda);
-  // the batched cell: library products (cuBLAS) and element-wise ops on the stream, through ATen
-  m.impl("cell_forward", &cell_forward_op);
-  m.impl("cell_backward", &cell_backward_op);
+  // the batched cell: elman_cell_cuda.cu
 }
 
 }  // namespace sinernn
