@@ -1,19 +1,16 @@
-// A register-blocked matrix product for the batched cell's recurrence on the CPU:
+// A register-blocked matrix product for the batched cell's steps on the CPU:
 //   C (M, N) = A (M, K) @ Bm (K, N) (+ bias (N,) broadcast over the rows)   or, with accumulate,
 //   C += A @ Bm
 // Bm and C row-major with leading dimensions ldb, ldc (in values); A read through strides (ars
 // between rows, acs between columns), so a transposed operand (h^T in a weight gradient) is read in
-// place. Sizes are the recurrence's
-// (B, H) x (H, H) step: small, and called L times in a row on the same Bm. There the library product
-// loses most of its time to its call and to packing for large matrices (measured: MKL's (64, 64) x
-// (64, 64) takes 7 us, 77 GFLOP/s, and twice that inside the op's step loop; this kernel,
-// docs/performance.md, "The fused cell"). Each C element is one chain of fused multiply-adds over
-// k = 0..K-1 in order, starting from 0 or from C's value (accumulate).
+// place. Sizes are a step's: (B, H) x (H, H) and the like, small, called L times in a row. There a
+// library product loses much of its time to its call (MKL's (64, 64) x (64, 64): 7 us, 77 GFLOP/s;
+// this kernel: 4.9 us, 108 GFLOP/s; docs/performance.md, "The fused cell"). Each C element is one
+// chain of fused multiply-adds over k = 0..K-1 in order, starting from 0, the bias or C's value.
 //
-// Blocking: 6 rows x 4 vectors of columns in 24 accumulators (29 of the 32 vector registers with
-// the 4 Bm vectors and the broadcast A value); partial blocks masked (columns) or repeated and not
-// stored (rows). Only where
-// AVX-512 is (SINERNN_AVX512); elsewhere cell_gemm_available() is false and the caller takes ATen.
+// Blocking: see cell_gemm; partial blocks masked (columns) or repeated and not stored (rows). Only
+// where AVX-512 is (SINERNN_AVX512); elsewhere cell_gemm_available() is false and the caller takes
+// ATen.
 #pragma once
 
 #include <cstdint>
@@ -53,79 +50,83 @@ struct GemmVec<double> {
   static Mask mask(int64_t n) { return n >= kW ? Mask(0xFF) : Mask((1u << n) - 1); }
 };
 
-// One block: 6 rows of A / C from `rows` (the rows past `rows` repeat the last real one and are
-// not stored), 4 column vectors from C's column 0 (masks m0..m3; a zero mask loads zeros, stores
-// nothing), all of K. Written out in 24 named accumulators: GCC keeps an array of them in memory,
-// storing each back every k (measured: 41 GFLOP/s instead of the ~90 here).
-template <typename scalar_t>
+// One block: kR rows of A / C (the rows past `rows` repeat the last real one and are not stored),
+// kV column vectors from C's column 0 (the last one masked by `last`), all of K. The loops are
+// unrolled completely (#pragma GCC unroll) so the kR x kV accumulators live in registers; without
+// it GCC kept them in memory, storing each back every k (41 GFLOP/s instead of ~110).
+template <typename scalar_t, int kR, int kV>
 inline void cell_gemm_block(const scalar_t* SINERNN_RESTRICT A, int64_t ars, int64_t acs, int64_t rows,
                             const scalar_t* SINERNN_RESTRICT Bm, int64_t ldb, scalar_t* SINERNN_RESTRICT C, int64_t ldc,
-                            int64_t K, const scalar_t* bias, bool accumulate,
-                            const typename GemmVec<scalar_t>::Mask (&m)[4]) {
+                            int64_t K, const scalar_t* bias, bool accumulate, typename GemmVec<scalar_t>::Mask last) {
   using G = GemmVec<scalar_t>;
   using V = typename G::V;
   constexpr int64_t W = G::kW;
-  const scalar_t* a[6];
-  scalar_t* c[6];
-  for (int r = 0; r < 6; ++r) {
+  const scalar_t* a[kR];
+  scalar_t* c[kR];
+  typename G::Mask m[kV];
+#pragma GCC unroll 32
+  for (int r = 0; r < kR; ++r) {
     const int64_t row = r < rows ? r : rows - 1;
     a[r] = A + row * ars;
     c[r] = C + row * ldc;
   }
-  const scalar_t* from[6];  // where the accumulators start: C, the bias row, or zero (null)
-  for (int r = 0; r < 6; ++r) from[r] = accumulate ? c[r] : bias;
-#define SINERNN_GEMM_INIT(r)                                              \
-  V c##r##0 = from[r] ? G::load(from[r], m[0]) : G::zero();               \
-  V c##r##1 = from[r] ? G::load(from[r] + W, m[1]) : G::zero();           \
-  V c##r##2 = from[r] ? G::load(from[r] + 2 * W, m[2]) : G::zero();       \
-  V c##r##3 = from[r] ? G::load(from[r] + 3 * W, m[3]) : G::zero();
-  SINERNN_GEMM_INIT(0) SINERNN_GEMM_INIT(1) SINERNN_GEMM_INIT(2) SINERNN_GEMM_INIT(3) SINERNN_GEMM_INIT(4)
-  SINERNN_GEMM_INIT(5)
-#undef SINERNN_GEMM_INIT
-  const scalar_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+#pragma GCC unroll 32
+  for (int v = 0; v < kV; ++v) m[v] = v == kV - 1 ? last : G::mask(W);
+  V acc[kR][kV];
+#pragma GCC unroll 32
+  for (int r = 0; r < kR; ++r) {
+    const scalar_t* from = accumulate ? c[r] : bias;  // C, the bias row, or zero (null)
+#pragma GCC unroll 32
+    for (int v = 0; v < kV; ++v) acc[r][v] = from ? G::load(from + v * W, m[v]) : G::zero();
+  }
   for (int64_t k = 0; k < K; ++k) {
-    const scalar_t* bk = Bm + k * ldb;
-    const V b0 = G::load(bk, m[0]), b1 = G::load(bk + W, m[1]), b2 = G::load(bk + 2 * W, m[2]),
-            b3 = G::load(bk + 3 * W, m[3]);
-#define SINERNN_GEMM_ROW(r)                \
-  {                                        \
-    const V x = G::set1(a##r[k * acs]);    \
-    c##r##0 = G::fma(x, b0, c##r##0);      \
-    c##r##1 = G::fma(x, b1, c##r##1);      \
-    c##r##2 = G::fma(x, b2, c##r##2);      \
-    c##r##3 = G::fma(x, b3, c##r##3);      \
+    V b[kV];
+#pragma GCC unroll 32
+    for (int v = 0; v < kV; ++v) b[v] = G::load(Bm + k * ldb + v * W, m[v]);
+#pragma GCC unroll 32
+    for (int r = 0; r < kR; ++r) {
+      const V x = G::set1(a[r][k * acs]);
+#pragma GCC unroll 32
+      for (int v = 0; v < kV; ++v) acc[r][v] = G::fma(x, b[v], acc[r][v]);
+    }
   }
-    SINERNN_GEMM_ROW(0) SINERNN_GEMM_ROW(1) SINERNN_GEMM_ROW(2) SINERNN_GEMM_ROW(3) SINERNN_GEMM_ROW(4)
-    SINERNN_GEMM_ROW(5)
-#undef SINERNN_GEMM_ROW
-  }
-#define SINERNN_GEMM_STORE(r)                 \
-  if (r < rows) {                             \
-    G::store(c[r], c##r##0, m[0]);            \
-    G::store(c[r] + W, c##r##1, m[1]);        \
-    G::store(c[r] + 2 * W, c##r##2, m[2]);    \
-    G::store(c[r] + 3 * W, c##r##3, m[3]);    \
-  }
-  SINERNN_GEMM_STORE(0) SINERNN_GEMM_STORE(1) SINERNN_GEMM_STORE(2) SINERNN_GEMM_STORE(3) SINERNN_GEMM_STORE(4)
-  SINERNN_GEMM_STORE(5)
-#undef SINERNN_GEMM_STORE
+#pragma GCC unroll 32
+  for (int r = 0; r < kR; ++r)
+    if (r < rows)
+#pragma GCC unroll 32
+      for (int v = 0; v < kV; ++v) G::store(c[r] + v * W, acc[r][v], m[v]);
 }
 
-// bias: null or (N,), used when not accumulating.
+// All rows of one panel of kV column vectors, in blocks of kR rows.
+template <typename scalar_t, int kR, int kV>
+inline void cell_gemm_panel(const scalar_t* A, int64_t ars, int64_t acs, const scalar_t* Bm, int64_t ldb, scalar_t* C,
+                            int64_t ldc, int64_t M, int64_t K, const scalar_t* bias, bool accumulate,
+                            typename GemmVec<scalar_t>::Mask last) {
+  for (int64_t i = 0; i < M; i += kR)
+    cell_gemm_block<scalar_t, kR, kV>(A + i * ars, ars, acs, M - i < kR ? M - i : kR, Bm, ldb, C + i * ldc, ldc, K,
+                                      bias, accumulate, last);
+}
+
+// bias: null or (N,), used when not accumulating. Panels of 4 vectors of columns in blocks of 6 rows
+// (24 accumulators, 29 of the 32 registers with the 4 Bm vectors and the broadcast); a narrower last
+// panel (or a narrow C: H = 16 is one vector) takes fewer vectors and more rows (3 x 8, 2 x 12,
+// 1 x 12), not a whole 4-vector block mostly masked off.
 template <typename scalar_t>
 inline void cell_gemm(const scalar_t* A, int64_t ars, int64_t acs, const scalar_t* Bm, int64_t ldb, scalar_t* C,
                       int64_t ldc, int64_t M, int64_t N, int64_t K, const scalar_t* bias, bool accumulate) {
   using G = GemmVec<scalar_t>;
   constexpr int64_t W = G::kW, kPanel = 4 * W;
   for (int64_t j = 0; j < N; j += kPanel) {
-    typename G::Mask m[4];
-    for (int v = 0; v < 4; ++v) {
-      const int64_t left = N - j - v * W;
-      m[v] = left <= 0 ? typename G::Mask(0) : G::mask(left);
+    const int64_t n = N - j < kPanel ? N - j : kPanel;
+    const int64_t vectors = (n + W - 1) / W;
+    const auto last = G::mask(n - (vectors - 1) * W);
+    const scalar_t* bj = bias ? bias + j : nullptr;
+    switch (vectors) {
+      case 4: cell_gemm_panel<scalar_t, 6, 4>(A, ars, acs, Bm + j, ldb, C + j, ldc, M, K, bj, accumulate, last); break;
+      case 3: cell_gemm_panel<scalar_t, 8, 3>(A, ars, acs, Bm + j, ldb, C + j, ldc, M, K, bj, accumulate, last); break;
+      case 2: cell_gemm_panel<scalar_t, 12, 2>(A, ars, acs, Bm + j, ldb, C + j, ldc, M, K, bj, accumulate, last); break;
+      default: cell_gemm_panel<scalar_t, 12, 1>(A, ars, acs, Bm + j, ldb, C + j, ldc, M, K, bj, accumulate, last); break;
     }
-    for (int64_t i = 0; i < M; i += 6)
-      cell_gemm_block(A + i * ars, ars, acs, M - i < 6 ? M - i : 6, Bm + j, ldb, C + i * ldc + j, ldc, K,
-                      bias ? bias + j : nullptr, accumulate, m);
   }
 }
 
