@@ -145,9 +145,11 @@ def rnn_pair(F, H, O, bias, batch_first=False, seed=0):
 @pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
 @pytest.mark.parametrize("batch_first", [False, True], ids=["LBF", "BLF"])
 @pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 100, 32), (3, 5, 2, 7, 16), (1, 1, 1, 1, 1), (3, 7, 2, 9, 5),
-                                       (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8), (2, 100, 1, 3, 13)])
+                                       (2, 13, 3, 4, 1), (1, 70, 2, 6, 3), (5, 64, 1, 3, 8), (2, 100, 1, 3, 13),
+                                       (1, 6, 1, 5, 150), (2, 20, 2, 4, 130)])
 # the CPU code paths: batch-last loops (H <= 12), sinernn's product a step (H > 12; blocks of 6 rows
-# and 4 vectors of columns, the last masked: B = 13 leaves 1 row, H = 70 and 100 leave partial panels)
+# and 4 vectors of columns, the last masked: B = 13 leaves 1 row, H = 70 and 100 leave partial panels);
+# B = 150 and 130: chunks of 64 rows, the last partial, their weight gradients summed)
 def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first):
     """float64: outputs and every gradient (x, h0, each weight and bias) to 1e-10 of nn.RNN + nn.Linear
     on the same weights; a gradient reaching the hidden states too."""
@@ -179,6 +181,27 @@ def test_batched_cell_equals_nn_rnn_and_linear(F, H, O, L, B, bias, batch_first)
         g_w1, g_w2 = ours[2:]
     torch.testing.assert_close(g_w1, torch.cat([g_ih.t(), g_hh.t()]), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(g_w2, g_lw.t(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("H", [6, 20])
+def test_batched_cell_gives_the_same_bits_on_any_number_of_threads(H):
+    """The CPU splits the batch into fixed chunks of rows, whatever the number of threads: one thread
+    and two give the same bits (B = 200: four chunks)."""
+    model = ElmanRNN(2, H, 2, bias=True, seed=5)
+    x = torch.randn(7, 200, 2)
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            model.zero_grad()
+            pred, hidden = model(x)
+            ((pred ** 2).sum() + hidden.sum()).backward()
+            results.append([pred, hidden, *(p.grad.clone() for p in model.parameters())])
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("F,H,O,L,B", [(1, 6, 1, 20, 32), (1, 17, 1, 9, 7), (2, 70, 2, 6, 13), (1, 100, 1, 5, 64)])
