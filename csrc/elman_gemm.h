@@ -98,10 +98,17 @@ inline void cell_gemm_block(const scalar_t* SINERNN_RESTRICT A, int64_t ars, int
 }
 
 // All rows of one panel of kV column vectors, in blocks of kR rows.
+// Fewer rows than a block (a weight gradient's F or O rows, often 1): one row at a time, not a block
+// of kR rows of which most would be repeats.
 template <typename scalar_t, int kR, int kV>
 inline void cell_gemm_panel(const scalar_t* A, int64_t ars, int64_t acs, const scalar_t* Bm, int64_t ldb, scalar_t* C,
                             int64_t ldc, int64_t M, int64_t K, const scalar_t* bias, bool accumulate,
                             typename GemmVec<scalar_t>::Mask last) {
+  if (M < kR) {
+    for (int64_t i = 0; i < M; ++i)
+      cell_gemm_block<scalar_t, 1, kV>(A + i * ars, ars, acs, 1, Bm, ldb, C + i * ldc, ldc, K, bias, accumulate, last);
+    return;
+  }
   for (int64_t i = 0; i < M; i += kR)
     cell_gemm_block<scalar_t, kR, kV>(A + i * ars, ars, acs, M - i < kR ? M - i : kR, Bm, ldb, C + i * ldc, ldc, K,
                                       bias, accumulate, last);
