@@ -12,12 +12,16 @@
 //   g_w1 = [x; hidden[t-1]]^T dz summed over t and the batch, g_w2 = hidden^T g_pred, g_b1 = sum dz,
 //   g_b2 = sum g_pred, g_x[t] = dz[t] @ W_x^T, g_h0 = carry[-1].
 //
-// Two ways to run it. On the CPU at small H (kCellLoopMaxHidden), the whole cell in loops with the
-// batch as the vector dimension (cell_forward_small / cell_backward_small): there a library call
-// costs more than its product. Otherwise everything that does not run through the recurrence is one
-// matrix product over all L*B rows (the BLAS torch links, through ATen: x @ W_x, hidden @ w2, the
-// weight gradients, g_x), and the recurrence is L products (B, H) x (H, H), the element-wise parts
-// in sinernn's loops on the CPU, ATen's elsewhere.
+// Three ways to run it (docs/nn.md, "How it runs"; figures in docs/performance.md):
+// - CPU, H <= kCellLoopMaxHidden: the whole cell in loops with the batch as the vector dimension
+//   (cell_forward_small / cell_backward_small): there a library call costs more than its product.
+// - CPU with AVX-512, larger H: a step at a time, every product of the step in sinernn's
+//   register-blocked product (elman_gemm.h) while the step's rows are in L1 (cell_*_blocked).
+// - Otherwise (CUDA above its one-launch kernels' sizes, CPUs without AVX-512): everything outside
+//   the recurrence is one matrix product over all L*B rows through ATen (the BLAS torch links), and
+//   the recurrence L products (B, H) x (H, H), the element-wise parts in sinernn's loops on the CPU,
+//   ATen's elsewhere.
+// On the CPU the first two run the batch in fixed chunks of rows over torch's threads.
 #pragma once
 
 #include <ATen/Dispatch.h>

@@ -136,19 +136,42 @@ def test_first_use_build_when_no_aot_module(tmp_path, portable):
         "how = sinernn.load_native()\n"
         "x, y = sinernn.sine_data(); w1, w2 = sinernn.init_weights(seed=1)\n"
         "print(json.dumps([how, sinernn.train(x, y, w1, w2, epochs=50, backend='cpp').losses.tolist()]))\n"
+        + CELL_RUN + "print(json.dumps(cell_run()))\n"
     )
     env = dict(os.environ, SINERNN_BUILD_DIR=str(tmp_path), SINERNN_PORTABLE="1" if portable else "0")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr
-    how, losses = json.loads(out.stdout.strip().splitlines()[-1])
+    how, losses = json.loads(out.stdout.strip().splitlines()[-2])
+    cell = torch.tensor(json.loads(out.stdout.strip().splitlines()[-1]), dtype=torch.float64)
     assert how == "jit"
     notes = [line for line in out.stderr.splitlines() if line.startswith("sinernn:")]
     assert len(notes) == 1 and "compiling the native ops" in notes[0], out.stderr
     assert any(p.name.endswith("-portable") == portable for p in tmp_path.iterdir())
+    scope = {}
+    exec(CELL_RUN, scope)
+    cell_expected = torch.tensor(scope["cell_run"](), dtype=torch.float64)
     if portable:
         torch.testing.assert_close(torch.tensor(losses), expected, rtol=1e-5, atol=0)
+        # no AVX-512 in this build: the batched cell's library path (ATen products) at H = 20
+        torch.testing.assert_close(cell, cell_expected, rtol=1e-10, atol=1e-12)
     else:
         assert losses == expected.tolist()
+        assert torch.equal(cell, cell_expected)
+
+
+# The batched cell at H = 20, float64, biases on: outputs and every gradient, flattened. A native
+# build runs it in sinernn's blocked product; a portable one in library products.
+CELL_RUN = """
+def cell_run():
+    import torch
+    from sinernn.nn import ElmanRNN
+    model = ElmanRNN(2, 20, 3, bias=True, dtype=torch.float64, seed=2)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 70, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    pred, hidden = model(x)
+    ((pred ** 2).sum() + hidden.sum()).backward()
+    return torch.cat([t.reshape(-1) for t in (pred, hidden, x.grad, *(p.grad for p in model.parameters()))]).tolist()
+"""
 
 
 def test_gcc_builds_without_half_filled_vectors(monkeypatch):
