@@ -1,7 +1,8 @@
 """Each CUDA kernel's registers, stack frame and spills, from a build log made with
 NVCC_APPEND_FLAGS="-Xptxas -v" (no GPU needed), as a table; exit status 1 when a compile-time-size
-float32 train_many kernel has a stack frame or spills (its working set is meant to live in
-registers: csrc/elman_lane.h).
+float32 train_many kernel (its working set is meant to live in registers: csrc/elman_lane.h) or a
+batched cell kernel (csrc/elman_cell_block.h: a few scalars a thread, the rest in shared memory) has
+a stack frame or spills.
 
     python scripts/ptxas_table.py build.log
 """
@@ -51,7 +52,7 @@ def parse(text: str) -> list[dict]:
 
 
 def must_live_in_registers(row: dict) -> bool:
-    return bool(re.match(r"train_many_kernel<float, Sizes<1, \d+, 1>>", row["kernel"]))
+    return bool(re.match(r"train_many_kernel<float, Sizes<1, \d+, 1>>|cell_(forward|backward)_kernel<", row["kernel"]))
 
 
 def main(argv: list[str]) -> int:
