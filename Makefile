@@ -14,7 +14,7 @@ STAMP := $(VENV)/.sinernn-installed
 
 setup: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml build_backend/sinernn_build.py sinernn/_native_build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
+$(STAMP): setup.py pyproject.toml build_backend/sinernn_build.py sinernn/_native/build.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-json=benchmark.json
 
 bench-table: $(STAMP)
-	$(BIN)/sinernn bench --json docs/bench.json --scaling-plot docs/scaling.png
+	$(BIN)/sinernn bench --json docs/figures/bench.json --scaling-plot docs/figures/scaling.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info sinernn/*.so sinernn/_C.build.json

@@ -41,9 +41,9 @@ if torch is None:
 from torch.utils import cpp_extension  # noqa: E402
 
 # Load the shared build description by path: importing the sinernn package here would need it built.
-_spec = importlib.util.spec_from_file_location("_native_build", ROOT / "sinernn" / "_native_build.py")
+_spec = importlib.util.spec_from_file_location("sinernn_native_build", ROOT / "sinernn" / "_native" / "build.py")
 native = importlib.util.module_from_spec(_spec)
-sys.modules["_native_build"] = native  # dataclasses look their module up there
+sys.modules["sinernn_native_build"] = native  # dataclasses look their module up there
 _spec.loader.exec_module(native)
 
 settings = native.build_settings()

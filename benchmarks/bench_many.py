@@ -4,7 +4,7 @@ the single-model whole-loop op (one core: one model is a latency-bound chain).
     pytest benchmarks/bench_many.py --benchmark-enable
 
 The summary reports model-steps per second and the share of the cores' FP32 FMA peak; the
-floating-point work per model-step is flops_per_step(1, 6, 1) = 273 (see sinernn.benchmarking).
+floating-point work per model-step is flops_per_step(1, 6, 1) = 273 (see sinernn.tools.benchmarking).
 Before timing, the batched result is checked model by model against the single-model op.
 """
 
@@ -13,7 +13,7 @@ import os
 import pytest
 import torch
 
-from sinernn import benchmarking as bm
+from sinernn.tools import benchmarking as bm
 from sinernn import ops
 
 N_MODELS, EPOCHS = 4096, 50

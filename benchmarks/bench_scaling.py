@@ -7,7 +7,7 @@ H = 64 and 256 at L = 1000 against one core's FP32 FMA peak, and the O(H^2), O(L
 
 import pytest
 
-from sinernn import benchmarking as bm
+from sinernn.tools import benchmarking as bm
 
 SIZES = [bm.Problem(H=h, L=1000, epochs=e, lr=0.01) for h, e in ((6, 200), (64, 10), (256, 2))]
 LENGTHS = [bm.Problem(H=64, L=n, epochs=e, lr=0.01) for n, e in ((100, 100), (1000, 10), (10000, 1))]

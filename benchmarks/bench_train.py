@@ -5,12 +5,12 @@ every path: the reference, what a user would write instead, and sinernn's backen
     pytest benchmarks --benchmark-enable --benchmark-json=bench.json
 
 In the default test run they run once, untimed (--benchmark-disable in pyproject.toml). Each
-benchmark first checks its result against the reference path (sinernn.benchmarking), then times.
+benchmark first checks its result against the reference path (sinernn.tools.benchmarking), then times.
 """
 
 import pytest
 
-from sinernn import benchmarking as bm
+from sinernn.tools import benchmarking as bm
 
 # Rounds per path: the slow paths cost a second or more a run, the fused loop about a millisecond.
 ROUNDS = {"reference": 5, "nn.RNNCell+SGD": 3, "numpy": 5, "torchscript": 5, "cpp-step-op": 5, "cpp-step": 50, "cpp": 200}

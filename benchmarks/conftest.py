@@ -35,7 +35,7 @@ def record_speed():
         if baseline:
             _baselines[group] = name
         if flops_per_step and not _peak:
-            from sinernn import benchmarking
+            from sinernn.tools import benchmarking
 
             _peak.append(benchmarking.fma_peak_gflops())
         median = benchmark.stats.stats.median

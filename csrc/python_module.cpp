@@ -1,14 +1,19 @@
 // The Python extension module sinernn._C. Importing it loads this library, whose static
-// initialisers register the ops (elman_ops.cpp, cpu/elman_cpu.cpp). Besides build facts it has
-// one private fast path: a direct binding of the fused training step for the "cpp-step"
-// backend's Python loop, which would otherwise spend ~10 us per step in the dispatcher and in
-// allocating outputs. It runs the same elman_train_step as the op, so results are identical.
+// initialisers register the op schemas (aten/schema.cpp) and every kernel: the CPU's
+// (cpu/train_cpu.cpp, cpu/many_cpu.cpp, cpu/cell_cpu.cpp), the autograd kernel
+// (aten/cell_autograd.cpp) and, when built with CUDA, cuda/*.cu.
 //
-// A second one: _all_finite, the finiteness check of x and y in sinernn.train.
+// Besides build facts (cuda_built, cpu_fused_fma) it has private entries, reached only through
+// sinernn/_native/ops.py:
+// - a direct binding of the fused training step for the "cpp-step" backend's Python loop, where the
+//   dispatcher and output allocation would cost more than the step (docs/performance.md). It runs
+//   the same elman_train_step as the op, so results are identical;
+// - _all_finite, the finiteness check of x and y in sinernn.train;
+// - _fma_peak_gflops, one core's measured FP32 FMA throughput, for the benchmarks' peak share.
 //
 // Plain CPython API (no pybind11, no torch headers): it takes raw data pointers from the Python
-// layer (sinernn/trainer.py), which has checked and made contiguous every tensor and keeps them
-// alive for the session's lifetime. Not a public API.
+// layer, which has checked and made contiguous every tensor and keeps them alive for the session's
+// lifetime. Not a public API.
 #include <Python.h>
 
 #include <algorithm>
@@ -18,7 +23,9 @@
 #include <memory>
 #include <vector>
 
-#include "elman_math.h"
+#include "core/config.h"
+#include "core/epoch.h"
+#include "core/step.h"
 
 namespace {
 
@@ -188,7 +195,8 @@ PyObject* session_epochs(PyObject*, PyObject* capsule) {
 }
 
 // _all_finite(ptr, n, is_float64) -> whether the n contiguous values at ptr are all finite: the
-// Python layer's check of x and y (torch.isfinite(t).all() costs ~8 us a call on small tensors).
+// Python layer's check of x and y, cheaper than torch.isfinite(t).all() on small tensors
+// (docs/performance.md, "Figures behind the code").
 PyObject* all_finite(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs != 3) {
     PyErr_SetString(PyExc_TypeError, "_all_finite takes 3 arguments");
@@ -216,7 +224,7 @@ PyObject* cuda_built(PyObject*, PyObject*) {
 #endif
 }
 
-// Whether the CPU code fuses multiply-adds (fmadd in elman_math.h: one rounding, as CUDA always
+// Whether the CPU code fuses multiply-adds (fmadd in core/config.h: one rounding, as CUDA always
 // does); a portable build without FMA rounds twice, so its float32 results differ from CUDA's.
 PyObject* cpu_fused_fma(PyObject*, PyObject*) {
 #if defined(__FMA__)

@@ -1,4 +1,4 @@
-"""Fit the float32 tanh table of csrc/elman_math.h (kTanhTable) and print it as C++.
+"""Fit the float32 tanh table of csrc/core/tanh_table.h (kTanhTable) and print it as C++.
 
 tanh(|x|) on 32 intervals of |x|, read off the float's bits: bits >> 21 is the exponent and the
 two leading mantissa bits, so the intervals are quarters of binades, [0.047, 0.055), ... [1, 1.25),
@@ -13,7 +13,7 @@ is the odd series: m = 0, c0 = 0, c1 = 1, c2 = c4 = 0. The other coefficients ar
 time for least maximum relative error (Lawson's iteration on weighted least squares over Chebyshev
 nodes), each rounded to float32 before the next is fitted around it.
 
-    python dev/fit_tanh.py            # the table, as pasted into csrc/elman_math.h
+    python dev/fit_tanh.py            # the table, as pasted into csrc/core/tanh_table.h
     python dev/fit_tanh.py --report   # also each interval's fit, on stderr
 
 The accuracy of the result is measured, not assumed: dev/tanh_accuracy.cpp checks the header's

@@ -1,7 +1,7 @@
 """Time the whole-loop train op per step for several hidden sizes (F = O = 1, float32, one thread).
 
 Up to H = 16 the native code is compiled for each size (compile-time sizes, `with_sizes` in
-csrc/elman_math.h); larger H run at run-time sizes. This prints the median time per step of
+csrc/core/config.h); larger H run at run-time sizes. This prints the median time per step of
 `torch.ops.sinernn.train` for each H, so the effect of that choice can be seen and compared:
 
     .venv/bin/python dev/hidden_sizes.py                   # this checkout's build

@@ -1,10 +1,10 @@
-// One-core timing harness for train_many's lane kernels, on csrc/elman_math.h alone (no torch):
+// One-core timing harness for train_many's lane kernels, on csrc/cpu/lanes.h and csrc/cpu/lanes_avx512.h alone (no torch):
 // the method behind the cycle table in elman_train_epoch_lanes_avx512's comment (there for more H).
 //
 //   g++ -O3 -march=native -ffp-contract=off -fno-trapping-math -fopenmp -std=c++17 -Icsrc
 //       dev/lanes_harness.cpp -o /tmp/lanes_harness && /tmp/lanes_harness [rounds] [offset]
 //
-// (the flags of sinernn/_native_build.py; needs AVX-512). For H = 1, 3, 6 (F = O = 1, float32,
+// (the flags of sinernn/_native/build.py; needs AVX-512). For H = 1, 3, 6 (F = O = 1, float32,
 // one sine series shared by all lanes, 1024 models, L = 20, 50 epochs a block) it first
 // checks each kernel against the general lane code, memcmp of weights and losses over 200 epochs
 // with some lanes diverging, then times
@@ -26,7 +26,9 @@
 #include <cstring>
 #include <vector>
 
-#include "elman_math.h"
+#include "cpu/lanes.h"
+#include "cpu/lanes_avx512.h"
+#include "core/epoch.h"
 
 #if !SINERNN_AVX512
 #error "lanes_harness needs AVX-512 and FMA (-march=native on such a CPU)"

@@ -23,7 +23,7 @@ fi
 # without cudart and auto falls back to the CPU ops, saying why), then with CUDA_HOME set.
 for home in "" "$CUDA_HOME"; do
   env -u CUDA_HOME ${home:+CUDA_HOME=$home} "$VENV/bin/python" -W ignore -c \
-    "import sys; sys.path.insert(0, 'sinernn'); import _native_build as n; print('SINERNN_CUDA=auto, CUDA_HOME=${home:-unset}: CUDA kernels', 'built' if n.want_cuda('auto') else 'left out')" 2>&1 | grep -v "No CUDA runtime is found"
+    "import importlib.util as u, sys; s = u.spec_from_file_location('b', 'sinernn/_native/build.py'); n = sys.modules['b'] = u.module_from_spec(s); s.loader.exec_module(n); print('SINERNN_CUDA=auto, CUDA_HOME=${home:-unset}: CUDA kernels', 'built' if n.want_cuda('auto') else 'left out')" 2>&1 | grep -v "No CUDA runtime is found"
 done
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

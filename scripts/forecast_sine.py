@@ -1,7 +1,7 @@
-"""docs/forecast.png, the forecasting figure: train on ten periods of a sine (40 points a period), forecast
+"""docs/figures/forecast.png, the forecasting figure: train on ten periods of a sine (40 points a period), forecast
 two periods closed-loop, print the error per period, draw history + forecast + truth.
 
-    .venv/bin/python scripts/forecast_sine.py [docs/forecast.png]
+    .venv/bin/python scripts/forecast_sine.py [docs/figures/forecast.png]
 """
 
 import sys
@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from sinernn import Forecaster
-from sinernn.plots import plot_forecast
+from sinernn.tools.plots import plot_forecast
 
 PERIOD, TRAIN, AHEAD = 40, 400, 80
 
 
-def main(path: str = "docs/forecast.png") -> None:
+def main(path: str = "docs/figures/forecast.png") -> None:
     s = np.sin(np.arange(TRAIN + AHEAD) * 2 * np.pi / PERIOD)
     model = Forecaster(12, lr=0.01, dtype=torch.float64, normalize=False).fit(s[:TRAIN], 5000)
     fc = model.forecast(AHEAD)[:, 0]

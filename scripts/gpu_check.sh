@@ -3,7 +3,7 @@
 #   bash scripts/gpu_check.sh [OUT_DIR]        (default: $OUT, else ./gpu_check)
 # builds the extension with CUDA kernels for this GPU's architecture only (in place; sm_90 on an
 # H100/H200 unless TORCH_CUDA_ARCH_LIST says otherwise), with each kernel's registers and spills in
-# the build log; runs the CUDA tests (tests/test_cuda.py: CUDA against the CPU on the same inputs);
+# the build log; runs the CUDA tests (tests/native/test_cuda.py: CUDA against the CPU on the same inputs);
 # benchmarks train_many on the GPU (N = 4,096, 65,536, 1,048,576; H = 6 and 32) against the CPU on
 # 2 threads; and writes OUT_DIR/gpu_report.json plus the logs. Needs pytest; uses no network. Meant
 # to fit one device run of at most 8 minutes. Each stage runs even when one before it failed, and
@@ -33,7 +33,7 @@ echo "build rc=$build_rc in $(( $(date +%s) - start )) s"; tail -3 "$OUT_DIR/bui
 echo "== tests"
 if [ "$build_rc" -eq 0 ]; then
   # -o addopts= : no --benchmark-disable (pytest-benchmark may be missing there)
-  "$PY" -m pytest -o addopts= -p no:cacheprovider -q tests/test_cuda.py >"$OUT_DIR/tests.log" 2>&1
+  "$PY" -m pytest -o addopts= -p no:cacheprovider -q tests/native/test_cuda.py >"$OUT_DIR/tests.log" 2>&1
   tests_rc=$?
   summary="$(tail -1 "$OUT_DIR/tests.log")"
 else

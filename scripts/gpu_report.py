@@ -25,8 +25,9 @@ import time
 import torch
 
 import sinernn
-from sinernn import benchmarking as bm
 from sinernn import ops
+from sinernn._native import ops as native_ops
+from sinernn.tools import benchmarking as bm
 
 SIZES = (6, 32)
 MODELS = (4096, 65536, 1 << 20)
@@ -122,7 +123,7 @@ def bitwise_check() -> dict:
     }
     return {"float32_cuda_equals_cpu_bitwise": all(same.values()), "equal_outputs": same,
             "models_diverged": int((cpu.diverged[:, 0] >= 0).sum()),
-            "cpu_fused_fma": bool(sinernn._extension.module().cpu_fused_fma())}
+            "cpu_fused_fma": native_ops.cpu_fused_fma()}
 
 
 def cell_against_cudnn() -> list[dict]:

@@ -1,4 +1,4 @@
-"""Print docs/correctness.md's hostile-input table: every case of tests/hostile.py run against the native
+"""Print docs/correctness.md's hostile-input table: every case of tests/native/hostile.py run against the native
 ops, counted per op by how it ended.   .venv/bin/python scripts/hostile_table.py"""
 
 import collections
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "native"))
 
 import torch  # noqa: E402
 

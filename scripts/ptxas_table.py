@@ -1,7 +1,7 @@
 """Each CUDA kernel's registers, stack frame and spills, from a build log made with
 NVCC_APPEND_FLAGS="-Xptxas -v" (no GPU needed), as a table; exit status 1 when a compile-time-size
-float32 train_many kernel (its working set is meant to live in registers: csrc/elman_lane.h) or a
-batched cell kernel (csrc/elman_cell_block.h: a few scalars a thread, the rest in shared memory) has
+float32 train_many kernel (its working set is meant to live in registers: csrc/core/thread_model.h) or a
+batched cell kernel (csrc/core/cell_block.h: a few scalars a thread, the rest in shared memory) has
 a stack frame or spills.
 
     python scripts/ptxas_table.py build.log

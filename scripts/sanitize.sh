@@ -17,8 +17,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LD_PRELOAD="$ASAN_RT $UBSAN_RT"   # the runtimes must come first in Python's process
 "$PY" -c "import sinernn; print('sanitizer build:', sinernn.load_native())"   # build once
 "$PY" -m pytest -q -p no:cacheprovider \
-  tests/test_fused.py tests/test_ops.py tests/test_errors.py tests/test_divergence.py tests/test_reference.py \
-  tests/test_verify.py tests/test_hostile.py tests/test_properties.py tests/test_threads.py tests/test_checkpoint.py \
-  tests/test_forecaster.py tests/test_files.py tests/test_cell.py tests/test_many.py tests/test_tanh.py \
-  --deselect tests/test_cell.py::test_torch_compile_fullgraph_training_step_matches_eager "$@"
+  tests/native/test_fused.py tests/native/test_ops.py tests/native/test_opcheck.py tests/native/test_hostile.py \
+  tests/native/test_properties.py tests/native/test_cell.py tests/native/test_tanh.py \
+  tests/api/test_errors.py tests/api/test_divergence.py tests/api/test_reference.py tests/api/test_threads.py \
+  tests/api/test_checkpoint.py tests/api/test_forecaster.py tests/api/test_files.py tests/api/test_many.py \
+  tests/tools/test_verify.py \
+  --deselect tests/native/test_cell.py::test_torch_compile_fullgraph_training_step_matches_eager "$@"
 echo "sanitizers: no findings"

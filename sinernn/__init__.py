@@ -9,32 +9,44 @@
     res = sinernn.train_many(x, y, w1s, w2s, epochs=300, lr=torch.logspace(-3, 0, 1024))
     model = sinernn.Forecaster(hidden_size=12).fit("series.csv", epochs=300)   # your own series
     layer = sinernn.nn.ElmanRNN(input_size=1, hidden_size=6, output_size=1)  # the fused cell, nn.Module
+
+The package by layer (docs/architecture.md): ``sinernn._native`` (the binding), ``sinernn.engine``
+(training), the user-facing modules here (data, series, nn, forecaster, checkpoint, ops), and
+``sinernn.tools`` (CLI, verify, benchmarks, sweeps, plots).
 """
 
-from ._extension import available as native_available
-from ._extension import cuda_built
-from ._extension import load as load_native
-from .data import init_weights, load_series, series_pairs, sine_data, sine_time, smooth_series
-from .forecaster import Forecaster
-from .many import ManyResult, predict_many, train_many
-from .trainer import BACKENDS, DivergenceError, TrainingInterrupted, TrainResult, predict, train
-from .verification import VerifyReport, verify
-from . import nn  # noqa: E402  sinernn.nn.ElmanRNN, the differentiable cell as a module
+from . import _compat
 
-__version__ = "0.1.0"
+_compat.install()  # old module paths (sinernn.trainer, ...) keep working, with a DeprecationWarning
+
+from ._native.ops import available as native_available  # noqa: E402
+from ._native.ops import cuda_built  # noqa: E402
+from ._native.ops import load as load_native  # noqa: E402
+from .data import init_weights, sine_data, sine_time, smooth_series  # noqa: E402
+from .engine.backends import BACKENDS  # noqa: E402
+from .engine.errors import DivergenceError, OneModelOnGpuWarning, TrainingInterrupted  # noqa: E402
+from .engine.many import ManyResult, predict_many, train_many  # noqa: E402
+from .engine.single import TrainResult, forecast, predict, train  # noqa: E402
+from .forecaster import Forecaster  # noqa: E402
+from .series import series_pairs  # noqa: E402
+from .tools.verification import VerifyReport, verify  # noqa: E402
+from . import checkpoint, nn, ops, series  # noqa: E402  public modules: sinernn.nn.ElmanRNN, sinernn.ops.train, ...
+
+__version__ = "0.2.0"
 
 __all__ = [
     "BACKENDS",
     "DivergenceError",
     "Forecaster",
     "ManyResult",
+    "OneModelOnGpuWarning",
     "TrainResult",
     "TrainingInterrupted",
     "VerifyReport",
     "cuda_built",
+    "forecast",
     "init_weights",
     "load_native",
-    "load_series",
     "native_available",
     "predict",
     "predict_many",
@@ -46,3 +58,7 @@ __all__ = [
     "train_many",
     "verify",
 ]
+
+
+def __getattr__(name: str):  # old spellings: sinernn.load_series, sinernn.trainer, ... (docs/changes.md)
+    return _compat.module_attribute(__name__, name)

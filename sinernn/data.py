@@ -1,19 +1,20 @@
-"""The tutorial's data and initial weights, and one-column series read from files."""
+"""The tutorial's data and initial weights, and random smooth series for tests and checks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .engine.checks import check_int
+from .series import series_pairs
+
 
 def sine_time(seq_length: int = 20, start: float = 2.0, stop: float = 10.0) -> np.ndarray:
     """The tutorial's time points: ``np.linspace(start, stop, seq_length + 1)``, float64 (L+1,)."""
-    if isinstance(seq_length, bool) or not isinstance(seq_length, int) or seq_length < 1:
-        raise ValueError(f"seq_length must be an int >= 1, got {seq_length!r}")
+    seq_length = check_int("seq_length", seq_length)
     return np.linspace(start, stop, seq_length + 1)
 
 
@@ -24,27 +25,6 @@ def sine_data(seq_length: int = 20, dtype: torch.dtype = torch.float32) -> tuple
     predict the next point from the current one. The sine is taken in float64, then cast.
     """
     return series_pairs(np.sin(sine_time(seq_length)), dtype=dtype)
-
-
-def series_pairs(series: np.ndarray | Tensor, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """Next-step pairs of a one-column series s (L+1,): x = s[:-1] (L, 1), y = s[1:] (L, 1)."""
-    s = torch.as_tensor(np.asarray(series, dtype=np.float64)).reshape(-1, 1)
-    if s.shape[0] < 2:
-        raise ValueError(f"a series needs at least 2 points to make one (input, target) pair, got {s.shape[0]}")
-    s = s.to(dtype)
-    return s[:-1].contiguous(), s[1:].contiguous()
-
-
-def load_series(path: str | Path) -> np.ndarray:
-    """A one-column series from a ``.npy`` file or a CSV/text file (header optional; see
-    ``sinernn.series.read_csv``). Returns float64 (N,). Raises ValueError naming the file when it is
-    not one column of at least two finite numbers."""
-    from .series import as_table
-
-    table = as_table(path)
-    if table.values.shape[1] != 1:
-        raise ValueError(f"{path}: expected one column of numbers, got {table.values.shape[1]} columns")
-    return table.values[:, 0].copy()
 
 
 def init_weights(
@@ -67,9 +47,8 @@ def init_weights(
     ``init_weights(seed=seed + i)`` (an int seed), ``init_weights(seed=seed[i])`` (a sequence of N
     seeds), or, with ``generator``, the models drawn one after another from that generator.
     """
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    input_size, hidden_size, output_size = (check_int(name, value) for name, value in
+                                            (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)))
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if models is not None:
@@ -84,8 +63,7 @@ def init_weights(
 
 
 def _init_many(F, H, O, seed, dtype, models, generator) -> tuple[Tensor, Tensor]:
-    if isinstance(models, bool) or not isinstance(models, int) or models < 1:
-        raise ValueError(f"models must be an int >= 1, got {models!r}")
+    models = check_int("models", models)
     if generator is not None:
         seeds = [None] * models
     elif isinstance(seed, int) and not isinstance(seed, bool):
@@ -115,3 +93,9 @@ def smooth_series(
     phase = 6 * torch.rand(n, generator=g, dtype=torch.float64)
     s = torch.sin(t * freq + phase).to(dtype)
     return s[:-1, :input_size].contiguous(), s[1:, :output_size].contiguous()
+
+
+def __getattr__(name: str):  # old spellings (docs/changes.md)
+    from . import _compat
+
+    return _compat.module_attribute(__name__, name)

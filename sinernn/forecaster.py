@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import checkpoint, series, trainer
+from . import checkpoint, series
 from .data import init_weights
-from .trainer import TrainingInterrupted, resolve_backend, train
+from .engine import backends, checks, single
+from .engine.errors import TrainingInterrupted
 
 # What a model keeps of its training data, to forecast from without being given data again.
 TAIL_POINTS = 1000
@@ -68,8 +69,7 @@ class Forecaster:
         backend: str = "auto",
         normalize: bool = True,
     ):
-        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
-            raise ValueError(f"hidden_size must be an int >= 1, got {hidden_size!r}")
+        hidden_size = checks.check_int("hidden_size", hidden_size)
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.hidden_size, self.lr, self.seed, self.dtype = hidden_size, lr, seed, dtype
@@ -156,13 +156,13 @@ class Forecaster:
         train_part = table.values[:n_train]
         if self.normalizer is None:
             self.normalizer = series.Normalizer.fit(train_part) if self.normalize else series.Normalizer.identity(len(self.columns))
-        x, y = series.pairs(self._normed(train_part), self.inputs, self.targets, self.dtype)
+        x, y = series.series_pairs(self._normed(train_part), self.dtype, inputs=self.inputs, targets=self.targets)
         val = None
         if n_train < table.values.shape[0]:
-            val = series.pairs(self._normed(table.values[n_train:]), self.inputs, self.targets, self.dtype)
+            val = series.series_pairs(self._normed(table.values[n_train:]), self.dtype, inputs=self.inputs, targets=self.targets)
         self.tail = train_part[-TAIL_POINTS:].copy()
 
-        backend = resolve_backend(self.backend, x.device)
+        backend = backends.resolve(self.backend, x.device)
         steps = x.shape[0]
         bar = _progress_bar(progress, epochs, steps, backend)
         # Whole chunks of epochs per call when nothing needs each epoch, else one epoch a call.
@@ -181,7 +181,7 @@ class Forecaster:
             while done < epochs:
                 n = min(per_call, epochs - done)
                 try:
-                    res = train(x, y, self.w1, self.w2, epochs=n, lr=self.lr, backend=backend)
+                    res = single.train(x, y, self.w1, self.w2, epochs=n, lr=self.lr, backend=backend)
                 except TrainingInterrupted as stop:
                     record(stop.result.losses, val is not None and stop.epochs_completed > 0)  # one epoch a call here
                     raise
@@ -217,7 +217,7 @@ class Forecaster:
             raise RuntimeError("the model is not trained yet: call fit() or Forecaster.load() first")
 
     def _predict_normed(self, x: Tensor) -> Tensor:
-        return trainer.predict(x, self.w1, self.w2, backend=self.backend)
+        return single.predict(x, self.w1, self.w2, backend=self.backend)
 
     def predict(self, data, *, missing: str = "error") -> np.ndarray:
         """Teacher-forced one-step-ahead predictions over ``data`` (read as in ``fit``: the model's
@@ -242,7 +242,7 @@ class Forecaster:
             )
         values = self.tail if data is None else self._read(data, missing).values
         x = torch.from_numpy(self._normed(values)[:, self.inputs].copy()).to(self.dtype)
-        out = trainer.forecast(x, self.w1, self.w2, steps, backend=self.backend)
+        out = single.forecast(x, self.w1, self.w2, steps, backend=self.backend)
         return self.normalizer.undo(out.double().numpy(), self.targets)
 
     # -- checkpoints -------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from . import _extension, reference
+from ._native import ops
 from .data import init_weights
+from .engine import reference
 
 
 class ElmanRNN(nn.Module):
@@ -53,7 +54,7 @@ class ElmanRNN(nn.Module):
         self.batch_first = batch_first
         self.fused = fused
         if fused:
-            _extension.load()  # here, not in forward: torch.compile traces forward
+            ops.load()  # here, not in forward: torch.compile traces forward
 
     @property
     def input_size(self) -> int:
@@ -76,7 +77,7 @@ class ElmanRNN(nn.Module):
                 f"bias={self.bias}, batch_first={self.batch_first}, fused={self.fused}")
 
     def _native(self, device: torch.device) -> bool:
-        return self.fused and (device.type == "cpu" or (device.type == "cuda" and _extension.cuda_built()))
+        return self.fused and (device.type == "cpu" or (device.type == "cuda" and ops.cuda_built()))
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (L, B, F) [(B, L, F) with batch_first] or (L, F); h0 (B, H), (H,) or None.
@@ -95,7 +96,7 @@ class ElmanRNN(nn.Module):
                 raise ValueError(f"an unbatched x (L, F) takes h0 (H,), got {tuple(h0.shape)}")
             h = x.new_zeros(H) if h0 is None else h0
             if not self.bias and self._native(x.device) and x.device.type == "cpu":
-                return torch.ops.sinernn.seq_forward.default(x, h, self.w1, self.w2)
+                return ops.cell(x, h, self.w1, self.w2)
             pred, hidden = self._run(x[:, None], h[None])
             return pred[:, 0], hidden[:, 0]
         seq = x.transpose(0, 1) if self.batch_first else x  # (L, B, F)
@@ -116,7 +117,7 @@ class ElmanRNN(nn.Module):
     def _run(self, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
         """x (L, B, F), h0 (B, H) -> (L, B, O), (L, B, H)."""
         if self._native(x.device):
-            return torch.ops.sinernn.cell_forward.default(x, h0, self.w1, self.w2, self.b1, self.b2)
+            return ops.cell_batch(x, h0, self.w1, self.w2, self.b1, self.b2)
         return reference.run_batch(x, h0, self.w1, self.w2, self.b1, self.b2)
 
     @classmethod

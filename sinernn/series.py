@@ -437,7 +437,26 @@ def split_point(n_points: int, val_frac: float) -> int:
     return n_train
 
 
-def pairs(values: np.ndarray, inputs: list[int], targets: list[int], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Next-step pairs: x = values[:-1, inputs] (L, F), y = values[1:, targets] (L, O)."""
-    v = torch.from_numpy(np.ascontiguousarray(values))
-    return v[:-1, inputs].to(dtype).contiguous(), v[1:, targets].to(dtype).contiguous()
+def series_pairs(series: np.ndarray | Tensor, dtype: torch.dtype = torch.float32, *,
+                 inputs: Sequence[int] | None = None, targets: Sequence[int] | None = None) -> tuple[Tensor, Tensor]:
+    """Next-step pairs of a series s, (T,) one column or (T, C): x = s[:-1, inputs] (L, F) and
+    y = s[1:, targets] (L, O), L = T - 1, as ``dtype`` (the values are taken in float64, then cast).
+    inputs, targets: column indices (default: every column). Raises ValueError when s has fewer than
+    2 points."""
+    s = np.asarray(series, dtype=np.float64)
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim != 2:
+        raise ValueError(f"a series has shape (T,) or (T, C), got {s.shape}")
+    if s.shape[0] < 2:
+        raise ValueError(f"a series needs at least 2 points to make one (input, target) pair, got {s.shape[0]}")
+    v = torch.from_numpy(np.ascontiguousarray(s))
+    x = v[:-1] if inputs is None else v[:-1, list(inputs)]
+    y = v[1:] if targets is None else v[1:, list(targets)]
+    return x.to(dtype).contiguous(), y.to(dtype).contiguous()
+
+
+def __getattr__(name: str):  # old spellings (docs/changes.md)
+    from . import _compat
+
+    return _compat.module_attribute(__name__, name)

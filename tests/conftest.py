@@ -1,7 +1,12 @@
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import sinernn
+
+# The tests are grouped by layer (native/, api/, tools/); their shared helpers (cases.py) lie here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 try:  # the test extra installs it; scripts/gpu_check.sh may run where only pytest is
     from hypothesis import HealthCheck, settings
