@@ -2,8 +2,8 @@
 
 The file is a ``torch.save`` archive of plain tensors, numbers and strings, read back with
 ``torch.load(weights_only=True)`` (PyTorch's restricted unpickler: no code from the file runs).
-It is written to a temporary file beside the target, flushed to disk, then renamed over the
-target in one step, so a crash mid-write leaves the old file as it was.
+It is written whole or not at all (sinernn/_atomic.py): a crash mid-write leaves the old file as it
+was, and no temporary file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from ._atomic import write_atomic
 
 FORMAT = "sinernn-checkpoint"
 VERSION = 1
@@ -29,16 +31,7 @@ def save_checkpoint(path: str | os.PathLike, w1: Tensor, w2: Tensor, **meta: obj
         "w2": w2.detach().cpu().contiguous().clone(),
         "meta": json.dumps(meta, sort_keys=True),
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, lambda f: torch.save(payload, f))
     return path
 
 

@@ -24,10 +24,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .._atomic import write_text_atomic
 from .._native import ops
 from ..data import init_weights, sine_data, smooth_series
 from ..engine import reference
 from ..engine.many import train_many
+from . import plots
 from ..engine.single import train
 from . import baselines
 
@@ -178,9 +180,8 @@ def format_table(rows: list[Row]) -> str:
 
 
 def write_json(path: str | Path, **sections) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps({k: [asdict(r) for r in v] if isinstance(v, list) else v for k, v in sections.items()}, indent=2) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps({k: [asdict(r) for r in v] if isinstance(v, list) else v
+                                               for k, v in sections.items()}, indent=2) + "\n")
 
 
 def plot_scaling(rows: list[Row], path: str | Path) -> Path:
@@ -212,11 +213,7 @@ def plot_scaling(rows: list[Row], path: str | Path) -> Path:
     ax2.set_ylabel("us per epoch (~ L)")
     ax2.legend()
     fig.suptitle("sinernn: whole-loop op, float32, one thread")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plots.save_figure(fig, path)
 
 
 # --- Many models (train_many) ------------------------------------------------------------------

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import series
+from .._atomic import write_text_atomic
 from .._native import ops
 from ..data import sine_time
 from ..engine.backends import BACKENDS, MANY_BACKENDS
@@ -82,6 +86,40 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} us"
 
 
+def check_outputs(**paths: str | None) -> None:
+    """Before any work: each output path (flag name -> path; None: not asked for) can be written.
+    A missing folder is fine (it is made when the file is written) when the nearest folder that
+    exists takes a new file; the path itself must not be a folder. Raises ValueError naming the flag,
+    so a run is never lost to a typo in an output path at its end."""
+    for flag, path in paths.items():
+        if path is None or path == "-":
+            continue
+        option = "--" + flag.rstrip("_").replace("_", "-")
+        p = Path(path)
+        if p.is_dir():
+            raise ValueError(f"{option} {path}: is a folder, not a file")
+        folder = p.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise ValueError(f"{option} {path}: {folder} is not a folder")
+        try:  # as the write will: a new file in that folder (os.access would answer yes to root)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise ValueError(f"{option} {path}: can't write in {folder} ({exc.strerror or exc})") from None
+
+
+def check_output_folder(flag: str, path: str | None) -> None:
+    """As check_outputs, for a folder to be made or written into."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"--{flag} {path}: is a file, not a folder")
+    check_outputs(**{flag.replace("-", "_"): str(p / "index.json")})
+
+
 def _read_table(data: str, columns, time_column, missing: str, command: str) -> series.Table:
     """The series file, its filled-value warning (if any) printed as one line on stderr."""
     with warnings.catch_warnings(record=True) as caught:
@@ -96,6 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..forecaster import Forecaster
 
     dtype = DTYPES[args.dtype]
+    check_outputs(save=args.save, plot=args.plot, loss_plot=args.loss_plot)
     time_name = None
     if args.data is not None:
         if args.seq_length is not None:
@@ -119,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingInterrupted as stop:  # Ctrl-C: the model holds the end of the last complete epoch
         print(f"interrupted: {stop}", file=sys.stderr)
         if args.save and model.epochs_trained:
-            model.save(args.save)
+            _save(model, args.save)
             print(f"checkpoint written to {args.save} ({model.epochs_trained} epochs)", file=sys.stderr)
         return 130  # as a shell reports a program stopped by SIGINT
     run, losses = model.last_run, model.history.train_total
@@ -143,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"wall time {_format_seconds(run['seconds'])}, {rate:,.0f} steps per second{per_step}")
 
     if args.save:
-        model.save(args.save)
+        _save(model, args.save)
         print(f"model written to {args.save}")
     if args.plot and losses:
         from . import plots
@@ -164,20 +203,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save(model, path: str) -> None:
+    """The model's checkpoint; missing folders are made (check_outputs said they can be)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+
+
 def _write_csv(values: np.ndarray, names: list[str], out: str | None) -> None:
-    """Rows of numbers with a header line, to ``out`` or standard output."""
+    """Rows of numbers with a header line, to ``out`` (whole or not at all) or standard output."""
     text = ",".join(names) + "\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in values)
     if out is None or out == "-":
         sys.stdout.write(text)
     else:
-        with open(out, "w") as f:
-            f.write(text)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, text)
         print(f"written to {out} ({len(values)} rows)", file=sys.stderr)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     from ..forecaster import Forecaster
 
+    check_outputs(out=args.out, plot=args.plot)
     model = Forecaster.load(args.model)
     table = None if args.data is None else _read_table(args.data, model.columns, None, args.missing, "forecast")
     history = model.tail if table is None else table.values
@@ -196,6 +242,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..forecaster import Forecaster
 
+    check_outputs(out=args.out)
     model = Forecaster.load(args.model)
     preds = model.predict(_read_table(args.data, model.columns, None, args.missing, "predict"))
     _write_csv(preds, [f"next_{model.columns[i]}" for i in model.targets], args.out)
@@ -227,6 +274,7 @@ BENCH_EXAMPLES = """examples:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import benchmarking as bm
 
+    check_outputs(json=args.json, scaling_plot=args.scaling_plot)
     peak = bm.fma_peak_gflops()
     slow = 1 if args.quick else 3
     rounds = {"reference": slow, "nn.RNNCell+SGD": slow, "numpy": slow, "torchscript": slow, "cpp-step-op": slow,
@@ -240,8 +288,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("\nwhole-loop op (cpp) as H grows (L = 1000) and as L grows (H = 6, 64)")
         scaling = bm.scaling_rows([1, 2, 4, 6, 8, 16, 32, 64, 128, 256], [10, 100, 1000, 10000], peak, rounds=2 if args.quick else 5)
         print(bm.format_table(scaling))
-    import os
-
     threads = os.cpu_count() or 1
     print(f"\nmany models in one call (train_many, N=4096 tutorial networks, {threads} threads; "
           "speed-up over the single-model op, peak share of the cores used)")
@@ -262,6 +308,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                      seq_length=args.seq_length or 20, hidden_size=args.hidden_size, seed=args.seed, dtype=args.dtype)
     if args.resume and not args.out_dir:
         raise ValueError("--resume needs --out-dir (the shard files to resume from)")
+    check_outputs(table=args.table, plot=args.plot)
+    check_output_folder("out-dir", args.out_dir)
     if args.device is not None:
         try:
             device = torch.device(args.device)
@@ -450,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DivergenceError as exc:
         print(f"sinernn {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # writing an output failed after all (a full disk, permissions changed)
+        print(f"sinernn {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
         from .distributed import ShardFailed

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_atomic
+
 
 def _pyplot():
     import matplotlib
@@ -16,12 +18,16 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """The figure to ``path`` (its format from the suffix, PNG without one), whole or not at all;
+    missing folders are made."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
+    try:
+        write_atomic(path, lambda f: fig.savefig(f, dpi=100, format=path.suffix[1:].lower() or "png"))
+    finally:
+        _pyplot().close(fig)
     return path
 
 
@@ -69,7 +75,7 @@ def plot_fit(time: np.ndarray, actual: np.ndarray, predicted: np.ndarray, names:
     if ticks is not None:
         axes[-1].set_xticks([x[i] for i, _ in ticks], [label for _, label in ticks], rotation=30, ha="right")
     _finish_panels(axes, names, time_name or "t", "upper right", title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_losses(train: list[float], val: list[float], path: str | Path, title: str | None = None) -> Path:
@@ -86,7 +92,7 @@ def plot_losses(train: list[float], val: list[float], path: str | Path, title: s
     ax.legend()
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_forecast(history: np.ndarray, forecast: np.ndarray, names: list[str], path: str | Path,
@@ -104,7 +110,7 @@ def plot_forecast(history: np.ndarray, forecast: np.ndarray, names: list[str], p
             ax.plot(t_fc, np.asarray(truth)[:, j], color="black", lw=1, ls="--", label="true continuation")
         ax.axvline(n_hist - 0.5, color="black", lw=0.6, ls=":")
     _finish_panels(axes, names, "step", "upper left", title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_predictions(
@@ -115,11 +121,7 @@ def plot_predictions(
     time (L+1,), actual (L,) the inputs x, predicted (L,) the teacher-forced predictions.
     Writes a PNG to ``path`` and returns it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     time, actual, predicted = (np.asarray(a, dtype=np.float64).ravel() for a in (time, actual, predicted))
     if not (len(time) == len(actual) + 1 == len(predicted) + 1):
         raise ValueError(
@@ -133,12 +135,7 @@ def plot_predictions(
     if title:
         ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_sweep(sweep, path: str | Path) -> Path:
@@ -165,4 +162,4 @@ def plot_sweep(sweep, path: str | Path) -> Path:
     ax.set_title(f"sinernn sweep: {sweep.spec.n_lrs} learning rates x {sweep.spec.n_seeds} seeds, H={sweep.spec.hidden_size}, "
                  f"{sweep.result.models} models in one call")
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

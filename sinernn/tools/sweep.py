@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._atomic import write_atomic
 from ..data import init_weights, sine_data
 from ..engine import checks
 from ..engine.many import ManyResult, train_many
@@ -98,14 +99,17 @@ class Sweep:
         return rows
 
     def write_table(self, path: str | Path) -> Path:
+        """The rows as CSV (a header, a row a learning rate), whole or not at all; missing folders are made."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = self.rows()
-        with path.open("w", newline="") as f:
+
+        def write(f):
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        return path
+
+        return write_atomic(path, write, text=True)
 
     def describe(self) -> dict:
         r = self.result

@@ -162,7 +162,7 @@ def test_fit_plot_marks_the_held_out_part_and_losses_share_a_scale(tmp_path, mon
     from sinernn.tools import plots
 
     calls = {}
-    monkeypatch.setattr(plots, "_save", lambda fig, path: calls.setdefault(str(path), fig) and path)
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: calls.setdefault(str(path), fig) and path)
     frame = co2_frame()
     model = sinernn.Forecaster(4).fit(frame, 30, columns=["co2"], time_column="date", val_frac=0.25)
     preds = model.predict(frame)[:-1]
