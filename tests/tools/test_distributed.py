@@ -59,15 +59,15 @@ def test_two_processes_equal_one(tmp_path, per_model):
     assert '"start": 0' in index and '"stop": 19' in index and '"stop": 37' in index
 
 
-def sweep_cmd(out_dir, table, *extra):
-    return [*TORCHRUN, "-m", "sinernn", "sweep", "--lrs", "7", "--seeds", "3", "--epochs", "40", "--lr-max", "20",
+def sweep_cmd(out_dir, table, *extra, program=("-m", "sinernn")):
+    return [*TORCHRUN, *program, "sweep", "--lrs", "7", "--seeds", "3", "--epochs", "40", "--lr-max", "20",
             "--out-dir", str(out_dir), "--table", str(table), "--plot", str(table.with_suffix(".png")), *extra]
 
 
 def test_killed_rank_stops_the_job_and_resume_finishes_it(tmp_path):
     shards = tmp_path / "shards"
     start = time.monotonic()
-    proc = run(sweep_cmd(shards, tmp_path / "t.csv"), env={distributed.KILL_RANK_ENV: "1"})
+    proc = run(sweep_cmd(shards, tmp_path / "t.csv", program=(str(HERE / "dist_sweep.py"),)))  # rank 1 dies
     elapsed = time.monotonic() - start
     assert proc.returncode != 0 and elapsed < 120
     log = proc.stdout + proc.stderr
@@ -105,11 +105,48 @@ def test_a_rank_that_raises_is_named(tmp_path):
 
 
 def test_a_hanging_rank_is_named_after_the_timeout(tmp_path):
-    """Rank 1 sleeps through the timeout (4 s): rank 0's monitored barrier names it."""
+    """Rank 1 sleeps through the timeout (4 s) before it starts: rank 0's monitored barrier names it."""
     start = time.monotonic()
     proc = run([*TORCHRUN, str(HERE / "dist_worker.py"), str(tmp_path / "r.pt"), "4", "0", str(tmp_path / "s"), "hang-rank-1"])
     assert proc.returncode != 0 and time.monotonic() - start < 60
-    assert "ShardFailed: rank 1 failed: did not reach the gather: it died or hung" in proc.stdout + proc.stderr
+    assert "ShardFailed: rank 1 failed: did not reach the start: it died or hung" in proc.stdout + proc.stderr
+
+
+def test_more_ranks_than_models(tmp_path):
+    """torchrun with 2 ranks and 1 model: rank 1 trains nothing and the result is the one model's."""
+    table = tmp_path / "t.csv"
+    proc = run([*TORCHRUN, "-m", "sinernn", "sweep", "--lrs", "1", "--seeds", "1", "--epochs", "30",
+                "--table", str(table), "--plot", str(tmp_path / "t.png")])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "rank 1 of 2: models 1..0 trained" not in proc.stdout
+    assert "rank 1 of 2: no models" in proc.stdout
+    assert cli.main(["sweep", "--lrs", "1", "--seeds", "1", "--epochs", "30", "--table", str(tmp_path / "one.csv"),
+                     "--plot", str(tmp_path / "one.png")]) == 0
+    assert table.read_text() == (tmp_path / "one.csv").read_text()
+
+
+def test_ranks_given_different_problems_are_refused(tmp_path):
+    """Rank 1 is launched with another seed: every rank refuses before training, naming rank 1."""
+    proc = run([*TORCHRUN, str(HERE / "dist_worker.py"), str(tmp_path / "r.pt"), "5", "0", str(tmp_path / "s"),
+                "seed-by-rank"])
+    assert proc.returncode != 0
+    log = proc.stdout + proc.stderr
+    assert "ShardFailed: rank 1 failed: was given another problem than rank 0" in log, log[-3000:]
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())  # nothing trained, nothing written
+
+
+def test_one_process_needs_no_group_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    """--out-dir without torchrun: no process group is made, no temporary folder is left."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read anew
+    assert cli.main(["sweep", "--lrs", "2", "--seeds", "2", "--epochs", "5", "--out-dir", str(tmp_path / "shards"),
+                     "--table", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "t.png")]) == 0
+    assert not torch.distributed.is_initialized()
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["index.json", "shard-000000000-000000004.pt"]
 
 
 def test_resume_needs_out_dir(capsys):
