@@ -13,6 +13,7 @@ with statistics fitted on the training part (``normalize=False`` to train on raw
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from torch import Tensor
 from . import checkpoint, series
 from .data import init_weights
 from .engine import backends, checks, single
-from .engine.errors import TrainingInterrupted
+from .engine.errors import DivergenceError, TrainingInterrupted
 
 # What a model keeps of its training data, to forecast from without being given data again.
 TAIL_POINTS = 1000
@@ -69,11 +70,20 @@ class Forecaster:
         backend: str = "auto",
         normalize: bool = True,
     ):
+        # Plain Python values (a NumPy lr or seed is taken as its value): they go into the checkpoint's
+        # JSON, and every check runs before anything is drawn.
         hidden_size = checks.check_int("hidden_size", hidden_size)
+        lr = checks.check_lr(lr)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-        self.hidden_size, self.lr, self.seed, self.dtype = hidden_size, lr, seed, dtype
-        self.backend, self.normalize = backend, normalize
+        if backend not in backends.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(backends.BACKENDS)}; got {backend!r}")
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be True or False, got {type(normalize).__name__}")
+        self.hidden_size, self.lr, self.seed, self.dtype = hidden_size, lr, int(seed), dtype
+        self.backend, self.normalize = backend, bool(normalize)
         self.w1: Tensor | None = None  # (F+H, H)
         self.w2: Tensor | None = None  # (H, O)
         self.columns: list[str] = []  # the columns the model reads, by name
@@ -143,8 +153,11 @@ class Forecaster:
 
         A second fit continues from the current weights: fit(d, 3) then fit(d, 2) gives exactly
         fit(d, 5). Ctrl-C stops at an epoch boundary and raises TrainingInterrupted; the model then
-        holds the completed epochs.
+        holds the completed epochs. When the loss stops being finite, DivergenceError (its ``epoch``
+        counted from this fit's start): the model holds the epochs before it, weights and history
+        alike, so ``save()`` then writes a consistent model.
         """
+        epochs = checks.check_epochs(epochs)
         if self.w1 is None:
             table = self._bind(data, columns, targets, time_column, missing)
         else:
@@ -185,6 +198,12 @@ class Forecaster:
                 except TrainingInterrupted as stop:
                     record(stop.result.losses, val is not None and stop.epochs_completed > 0)  # one epoch a call here
                     raise
+                except DivergenceError as exc:  # the weights hold exc.losses' epochs of this call: so does the history
+                    record(exc.losses, val is not None and len(exc.losses) > 0)
+                    done += len(exc.losses)
+                    self.last_run.update(epochs=done, steps=done * steps)
+                    this_fit = torch.tensor(self.history.train_total[len(self.history.train_total) - done:], dtype=exc.losses.dtype)
+                    raise DivergenceError(done, exc.step, exc.lr, this_fit) from None  # epochs counted from this fit's start
                 record(res.losses, val is not None)
                 done += n
                 seconds += res.seconds
@@ -255,30 +274,103 @@ class Forecaster:
             backend=self.backend, normalize=self.normalize, columns=self.columns, inputs=self.inputs,
             targets=self.targets, mean=self.normalizer.mean.tolist(), std=self.normalizer.std.tolist(),
             history_train=self.history.train, history_val=self.history.val, history_train_total=self.history.train_total,
-            tail=self.tail.tolist(),
+            tail=self.tail.tolist(), written_by=f"sinernn {_version()}",
         )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Forecaster":
-        """A model saved by ``save``; raises ValueError naming the file if it is not one."""
+        """A model saved by ``save`` (this release's or 0.1's, see docs/changes.md); raises
+        ValueError naming the file and the field when it is not one, or when a field makes no sense
+        (column indices out of range, a spread that is not positive and finite, values that are not
+        finite, weights that don't fit the sizes)."""
         w1, w2, meta = checkpoint.load_checkpoint(path)
+        kind = meta.get("kind")
+        if kind == KIND_0_1:
+            meta = _from_0_1(meta, path)
+        elif kind != KIND:
+            raise ValueError(f"{path}: not a Forecaster checkpoint (its kind tag is {kind!r}, not {KIND!r})")
         try:
-            if meta.get("kind") != KIND:
-                raise KeyError(f"kind is {meta.get('kind')!r}, not {KIND!r}")
             model = cls(meta["hidden_size"], lr=meta["lr"], seed=meta["seed"], dtype=getattr(torch, meta["dtype"]),
                         backend=meta["backend"], normalize=meta["normalize"])
-            model.columns, model.inputs, model.targets = list(meta["columns"]), list(meta["inputs"]), list(meta["targets"])
-            model.normalizer = series.Normalizer(np.asarray(meta["mean"], dtype=np.float64), np.asarray(meta["std"], dtype=np.float64))
-            model.history = History(list(meta["history_train"]), list(meta["history_val"]), list(meta["history_train_total"]))
-            model.tail = np.asarray(meta["tail"], dtype=np.float64).reshape(-1, len(model.columns))
-            ok = (w1.dtype == model.dtype and tuple(w1.shape) == (model.input_size + model.hidden_size, model.hidden_size)
-                  and tuple(w2.shape) == (model.hidden_size, model.output_size) and len(model.normalizer.mean) == len(model.columns))
+            columns = [str(c) for c in meta["columns"]]
+            inputs, targets = _indices(meta["inputs"], len(columns), "inputs"), _indices(meta["targets"], len(columns), "targets")
+            mean = _finite_array(meta["mean"], "mean", (len(columns),))
+            std = _finite_array(meta["std"], "std", (len(columns),))
+            tail = _finite_array(meta["tail"], "tail", None).reshape(-1, len(columns))
+            history = History(*(list(map(float, meta[k])) for k in ("history_train", "history_val", "history_train_total")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(f"{path}: not a Forecaster checkpoint (metadata: {exc})") from None
-        if not ok:
+            raise ValueError(f"{path}: not a usable Forecaster checkpoint ({type(exc).__name__}: {exc})") from None
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"{path}: the column names repeat: {columns}")
+        if (std <= 0).any():
+            raise ValueError(f"{path}: std must be > 0 for every column, got {std.tolist()}")
+        if tail.shape[0] < 1:
+            raise ValueError(f"{path}: the tail of the training data is empty")
+        if len(history.train_total) != len(history.train) or len(history.val) not in (0, len(history.train)):
+            raise ValueError(f"{path}: the history's lists differ in length")
+        model.columns, model.inputs, model.targets, model.tail, model.history = columns, inputs, targets, tail, history
+        model.normalizer = series.Normalizer(mean, std)
+        if not (w1.dtype == model.dtype and tuple(w1.shape) == (model.input_size + model.hidden_size, model.hidden_size)
+                and tuple(w2.shape) == (model.hidden_size, model.output_size)):
             raise ValueError(f"{path}: the weights don't fit the model's sizes and columns")
         model.w1, model.w2 = w1, w2
         return model
+
+
+# The kind tag of a checkpoint written by sinernn 0.1 (then the estimator was sinernn.ElmanRNN).
+KIND_0_1 = "ElmanRNN"
+
+
+def _from_0_1(meta: dict, path) -> dict:
+    """A 0.1 checkpoint's metadata in this release's terms. 0.1 named the hidden size ``hidden`` and
+    kept per-epoch sums (``history_train``: this release's ``history_train_total``; the validation
+    sums over a step count it did not record). The per-step means are the sums over the training
+    part's steps where the tail holds that whole part (fewer than TAIL_POINTS rows), else unknown
+    (NaN), and the validation history is unknown (NaN) too; weights, columns and normalisation load
+    exactly."""
+    import warnings
+
+    try:
+        totals = [float(v) for v in meta["history_train"]]
+        rows = len(meta["tail"])  # (T, C) as nested lists
+        steps = rows - 1 if rows < TAIL_POINTS else 0
+        new = {**meta, "kind": KIND, "hidden_size": meta["hidden"], "history_train_total": totals,
+               "history_train": [t / steps if steps > 0 else float("nan") for t in totals],
+               "history_val": [float("nan")] * len(meta["history_val"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: a sinernn 0.1 checkpoint without its {exc} field") from None
+    warnings.warn(f"{path} was written by sinernn 0.1: loaded (weights, columns and normalisation exactly; its "
+                  "per-step loss history is not recorded there: NaN); save() it again to write this release's format",
+                  UserWarning, stacklevel=3)
+    return new
+
+
+def _indices(value, n: int, name: str) -> list[int]:
+    """A non-empty list of column indices in 0..n-1."""
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{name} must be a non-empty list of column indices, got {value!r}")
+    for i in value:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+            raise ValueError(f"{name} must hold column indices in 0..{n - 1}, got {i!r}")
+    return list(value)
+
+
+def _finite_array(value, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or Inf")
+    return a
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sinernn")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _progress_bar(progress: bool | None, epochs: int, steps_per_epoch: int, backend: str):

@@ -164,15 +164,12 @@ def read_csv(path: str | Path, columns: Columns = None, *, time_column: str | in
     last = len(lines) - 1
     while not lines[last].strip():
         last -= 1  # blank lines at the end are not part of the series
-    try:
-        head = next(csv.reader([lines[first]]))
-    except csv.Error as exc:
-        raise ValueError(f"{path}: line {first + 1} is not CSV ({exc})") from None
-    if all(_is_number(cell) for cell in head):
-        names, start = [str(i) for i in range(len(head))], first
-    else:
-        names, start = [cell.strip() or f"column {i}" for i, cell in enumerate(head)], first + 1
     source = str(path)
+    head = _split_line(lines[first], first, source)
+    if _is_header(head, lines, first, last, source):
+        names, start = distinct_names([cell.strip() or f"column {i}" for i, cell in enumerate(head)]), first + 1
+    else:
+        names, start = [str(i) for i in range(len(head))], first
     tcol = None if time_column is None else _resolve([time_column], names, source)[0]
     cols = _value_columns(columns, tcol, names, source)
     data = lines[start : last + 1]  # data[k] is line start + k + 1 of the file
@@ -194,6 +191,57 @@ def read_csv(path: str | Path, columns: Columns = None, *, time_column: str | in
     if tcol is not None:
         table.time, table.time_name = _time_labels(data, tcol, source), names[tcol]
     return _finish(table, missing, what_row=lambda r: f"line {start + r + 1}")
+
+
+# How many lines below the first one the header rule looks at (enough to find a number under each
+# named column in any real file; the whole file would cost a Python loop over every line).
+HEADER_LOOKAHEAD = 100
+
+
+def _split_line(line: str, index: int, source: str) -> list[str]:
+    try:
+        return next(csv.reader([line]))
+    except (csv.Error, StopIteration) as exc:
+        raise ValueError(f"{source}: line {index + 1} is not CSV ({exc})") from None
+
+
+def _is_header(head: list[str], lines: list[str], first: int, last: int, source: str) -> bool:
+    """Whether the first non-blank line is a header: a line of names over lines of numbers. It is one
+    when one of its cells is text (not a number, not empty) and the lines below hold a number in that
+    cell's column (HEADER_LOOKAHEAD lines at most); a text cell over text below (a date column of a
+    headerless file) names nothing. Empty cells are missing values, never names: ``1,,3`` is data.
+    A first line of empty cells only can't be told either way and is refused."""
+    cells = [c.strip() for c in head]
+    if not any(cells):
+        raise ValueError(f"{source}: line {first + 1} holds only empty fields: neither a header of column names nor "
+                         "a row of numbers; remove it, or write the names in it")
+    text = [j for j, c in enumerate(cells) if c and not _is_number(c)]
+    if not text:
+        return False
+    below = [ln for ln in lines[first + 1 : min(last, first + HEADER_LOOKAHEAD) + 1] if ln.strip()]
+    for line in csv.reader(below):
+        if any(j < len(line) and _is_number(line[j].strip()) for j in text):
+            return True
+    return False
+
+
+def distinct_names(names: Sequence[str]) -> list[str]:
+    """Column names made distinct as ``pandas.read_csv`` makes a header's: the k-th repeat of a name
+    gets ``.k`` appended, skipping any suffix the header holds itself, so ``a, a, b`` reads as
+    ``a, a.1, b`` (and ``a, a, a.1`` as ``a, a.2, a.1``): each column can be chosen by its own name."""
+    given = set(names)
+    counts: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = counts.get(name, 0)
+        new = name
+        while count > 0:
+            counts[name] = count + 1
+            new = f"{name}.{count}"
+            count = count + 1 if new in given else counts.get(new, 0)
+        out.append(new)
+        counts[new] = count + 1
+    return out
 
 
 def _is_number(cell: str) -> bool:
@@ -320,7 +368,7 @@ def _from_pandas(obj, columns: Columns, time_column, missing: str, source: str) 
     """A DataFrame or Series, without importing pandas: names from its columns (or the Series' name)."""
     if getattr(obj, "ndim", 2) == 1:
         obj = obj.to_frame(name=str(obj.name) if obj.name is not None else "0")
-    names = [str(c) for c in obj.columns]
+    names = distinct_names([str(c) for c in obj.columns])
     source = source if source != "data" else "DataFrame"
     tcol = None if time_column is None else _resolve([time_column], names, source)[0]
     cols = _value_columns(columns, tcol, names, source)

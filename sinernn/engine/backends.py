@@ -98,5 +98,6 @@ def inference_inputs(x: object, w1: object, w2: object, backend: str, *, many: b
         _, F, _ = checks.check_series(x)
         checks.check_weights(w1, w2, F, None)
         checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+        checks.check_finite_weights(w1, w2)
         name = resolve(backend, x.device)
     return (name, *(t.detach().contiguous() for t in (x, w1, w2)))

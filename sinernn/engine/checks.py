@@ -126,7 +126,8 @@ def check_series(x: object, y: object | None = None) -> tuple[int, int, int | No
 
 
 def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) -> int:
-    """w1 (F+H, H), w2 (H, O): leaf float tensors. Returns H."""
+    """w1 (F+H, H), w2 (H, O): leaf float tensors. Returns H. (Their values: check_finite_weights,
+    once the devices are known to agree.)"""
     w1 = _tensor("w1", w1, "(F+H, H)")
     w2 = _tensor("w2", w2, "(H, O)")
     for name, w in (("w1", w1), ("w2", w2)):
@@ -149,6 +150,20 @@ def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) ->
     return H
 
 
+def check_finite_weights(w1: Tensor, w2: Tensor) -> None:
+    """NaN or Inf in a starting weight is the same ValueError on every backend, before anything
+    runs (trained, it would be a divergence at step 0 on one backend and a NaN prediction on
+    another). For many models (w1 (N, F+H, H)), the message names the first such model."""
+    for name, w in (("w1", w1), ("w2", w2)):
+        try:
+            check_finite(name, w)
+        except ValueError:
+            if w.is_meta or w.dim() != 3:
+                raise
+            n = int((~torch.isfinite(w.detach())).flatten(1).any(1).nonzero()[0])
+            raise ValueError(f"{name}[{n}] (model {n}) contains NaN or Inf") from None
+
+
 def check_lr(lr: object) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
         raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
@@ -168,10 +183,14 @@ def check_epochs(epochs: object) -> int:
 # -- many models (train_many, predict_many) ------------------------------------------------------
 
 
-def check_models(x: object, y: object | None, w1: object, w2: object) -> tuple[int, int, int, int, int]:
-    """x (L, F) or (N, L, F); y likewise with O; w1 (N, F+H, H), w2 (N, H, O): leaf float tensors of
-    one dtype and device, finite inputs. Returns (N, L, F, H, O)."""
+def check_models(x: object, y: object | None, w1: object, w2: object, *, need_y: bool = False
+                 ) -> tuple[int, int, int, int, int]:
+    """x (L, F) or (N, L, F); y likewise with O (None only where ``need_y`` is False: predictions);
+    w1 (N, F+H, H), w2 (N, H, O): finite leaf float tensors of one dtype and device, finite inputs.
+    Returns (N, L, F, H, O)."""
     x = _tensor("x", x, "(L, F) or (N, L, F)", (2, 3))
+    if y is None and need_y:
+        raise TypeError("y must be a torch.Tensor of shape (L, O) or (N, L, O), got None")
     w1 = _tensor("w1", w1, "(N, F+H, H)", (3,))
     w2 = _tensor("w2", w2, "(N, H, O)", (3,))
     N = w1.shape[0]
@@ -188,14 +207,16 @@ def check_models(x: object, y: object | None, w1: object, w2: object) -> tuple[i
             raise ValueError(f"y must have shape {want}, got {tuple(y.shape)}")
         series_y = y if y.dim() == 2 else y[0]
     L, F, O = check_series(series_x, series_y)
-    H = check_weights(w1[0], w2[0], F, O)  # shapes; leaf-ness is w1's own
     for name, w in (("w1", w1), ("w2", w2)):
         if not w.is_leaf:
             raise ValueError(f"{name} must be a leaf tensor (weights are updated in place); pass {name}.detach()")
+    # Shapes from model 0 (detached: an index into a leaf that requires grad is not itself a leaf).
+    H = check_weights(w1[0].detach(), w2[0].detach(), F, O)
     check_same_dtype_device(x=x, **({"y": y} if y is not None else {}), w1=w1, w2=w2)
     check_finite("x", x)
     if y is not None:
         check_finite("y", y)
+    check_finite_weights(w1, w2)
     return N, L, F, H, w2.shape[2]
 
 

@@ -68,7 +68,7 @@ def train_many(
     ValueError naming them, before any weight changes. A diverging model does not raise: see
     ``diverged`` (its weights hold the end of its last finite epoch).
     """
-    N, L, F, H, O = checks.check_models(x, y, w1, w2)
+    N, L, F, H, O = checks.check_models(x, y, w1, w2, need_y=True)
     checks.check_written("w1", w1, w2=w2, x=x, y=y)
     checks.check_written("w2", w2, x=x, y=y)
     epochs = checks.check_epochs(epochs)

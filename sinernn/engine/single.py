@@ -170,6 +170,7 @@ def train(
     L, F, O = checks.check_series(x, y)
     checks.check_weights(w1, w2, F, O)
     checks.check_same_dtype_device(x=x, w1=w1, w2=w2)
+    checks.check_finite_weights(w1, w2)
     checks.check_written("w1", w1, w2=w2, x=x, y=y)
     checks.check_written("w2", w2, x=x, y=y)
     lr = checks.check_lr(lr)
