@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "nativ
 import torch  # noqa: E402
 
 import sinernn  # noqa: E402
-from hostile import META, OPS, SAME, cases, cpu_tensors, unchanged  # noqa: E402
+from hostile import ACCEPTED, META, OPS, PROPAGATES, SAME, cases, cpu_tensors, unchanged  # noqa: E402
 
 
 def outcome(case) -> str:
@@ -26,6 +26,10 @@ def outcome(case) -> str:
         return "accepted, equal to the contiguous call"
     if case.expect == META:
         return "meta kernel: output shapes only"
+    if case.expect == PROPAGATES:
+        return "accepted, NaN reaches the outputs" if any(bool(t.isnan().any()) for t in got) else "UNEXPECTED: no NaN out"
+    if case.expect == ACCEPTED:
+        return "accepted (Inf as a value)"
     return f"UNEXPECTED success: {type(got)}"
 
 

@@ -36,6 +36,8 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Optional.h>
 
+#include "tensors.h"
+
 #include <initializer_list>
 #include <utility>
 

@@ -58,8 +58,10 @@ std::tuple<at::Tensor, at::Tensor> cell_forward_cpu(const at::Tensor& x_in, cons
                                                     const at::Tensor& w1_in, const at::Tensor& w2_in,
                                                     const c10::optional<at::Tensor>& b1,
                                                     const c10::optional<at::Tensor>& b2) {
-  const CellSizes s = check_cell_args("sinernn::cell_forward", x_in, h0_in, w1_in, w2_in, b1, b2);
-  const at::Tensor x = x_in.contiguous(), h0 = h0_in.contiguous(), w1 = w1_in.contiguous(), w2 = w2_in.contiguous();
+  const char* op = "sinernn::cell_forward";
+  const CellSizes s = check_cell_args(op, x_in, h0_in, w1_in, w2_in, b1, b2);
+  const at::Tensor x = contiguous(op, "x", x_in), h0 = contiguous(op, "h0", h0_in), w1 = contiguous(op, "w1", w1_in),
+                   w2 = contiguous(op, "w2", w2_in);
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
   if (!cell_small(H) && !cell_blocked(H)) return cell_forward_library(x, h0, w1, w2, b1, b2, s, cpu_elementwise());
   const bool small = cell_small(H);
@@ -93,11 +95,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const c10::optional<at::Tensor>& g_pred_in, const c10::optional<at::Tensor>& g_hidden_in, const at::Tensor& x_in,
     const at::Tensor& h0_in, const at::Tensor& w1_in, const at::Tensor& w2_in, const at::Tensor& hidden_in, bool bias1,
     bool bias2) {
+  const char* op = "sinernn::cell_backward";
   const CellSizes s = check_cell_backward_args(g_pred_in, g_hidden_in, x_in, h0_in, w1_in, w2_in, hidden_in);
-  const at::Tensor g_pred = g_pred_in.has_value() ? g_pred_in->contiguous() : at::Tensor();
-  const at::Tensor g_hidden = g_hidden_in.has_value() ? g_hidden_in->contiguous() : at::Tensor();
-  const at::Tensor x = x_in.contiguous(), h0 = h0_in.contiguous(), w1 = w1_in.contiguous(), w2 = w2_in.contiguous();
-  const at::Tensor hidden = hidden_in.contiguous();
+  const at::Tensor g_pred = g_pred_in.has_value() ? contiguous(op, "grad_pred", *g_pred_in) : at::Tensor();
+  const at::Tensor g_hidden = g_hidden_in.has_value() ? contiguous(op, "grad_hidden", *g_hidden_in) : at::Tensor();
+  const at::Tensor x = contiguous(op, "x", x_in), h0 = contiguous(op, "h0", h0_in), w1 = contiguous(op, "w1", w1_in),
+                   w2 = contiguous(op, "w2", w2_in);
+  const at::Tensor hidden = contiguous(op, "hidden", hidden_in);
   const int64_t L = s.L, B = s.B, F = s.F, H = s.H, O = s.O;
   if (!cell_small(H) && !cell_blocked(H))
     return cell_backward_library(g_pred, g_hidden, x, h0, w1, w2, hidden, bias1, bias2, s, cpu_elementwise());

@@ -193,8 +193,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> elman_seq_backward_cp
               ": grad_hidden must have shape (L, H) = (", L, ", ", s.H, "), got ", grad_hidden.sizes());
   TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == L && hidden.size(1) == s.H, op,
               ": hidden must have shape (L, H) = (", L, ", ", s.H, "), got ", hidden.sizes());
-  const at::Tensor gp = grad_pred.contiguous(), gh = grad_hidden.contiguous(), xc = x.contiguous(),
-                   hc = h0.contiguous(), w1c = w1.contiguous(), w2c = w2.contiguous(), hid = hidden.contiguous();
+  const at::Tensor gp = contiguous(op, "grad_pred", grad_pred), gh = contiguous(op, "grad_hidden", grad_hidden),
+                   xc = contiguous(op, "x", x), hc = contiguous(op, "h0", h0), w1c = contiguous(op, "w1", w1),
+                   w2c = contiguous(op, "w2", w2), hid = contiguous(op, "hidden", hidden);
   at::Tensor g_x = at::empty({L, s.F}, x.options()), g_h0 = at::empty({s.H}, x.options());
   at::Tensor g_w1 = at::zeros({s.F + s.H, s.H}, x.options()), g_w2 = at::zeros({s.H, s.O}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sinernn_seq_backward_cpu", [&] {

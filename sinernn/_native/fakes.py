@@ -11,10 +11,11 @@ import torch
 from torch import Tensor
 
 
-def _check_one_device(op: str, **tensors: Tensor) -> None:
+def _check_one_device(op: str, **tensors: Tensor | None) -> None:
+    """Every tensor given (None: an optional one left out) on the first one's device."""
     (first_name, first), *rest = tensors.items()
     for name, t in rest:
-        if t.device != first.device:
+        if t is not None and t.device != first.device:
             raise RuntimeError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}; all tensors must be on one device")
 
 
@@ -53,7 +54,8 @@ def register() -> None:
 
     @torch.library.register_fake("sinernn::seq_backward")
     def _(grad_pred, grad_hidden, x, h0, w1, w2, hidden):
-        _check_one_device("sinernn::seq_backward", x=x, h0=h0, w1=w1, w2=w2)
+        _check_one_device("sinernn::seq_backward", x=x, grad_pred=grad_pred, grad_hidden=grad_hidden, h0=h0, w1=w1,
+                          w2=w2, hidden=hidden)
         return torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2)
 
     @torch.library.register_fake("sinernn::train_many")
@@ -69,13 +71,14 @@ def register() -> None:
 
     @torch.library.register_fake("sinernn::cell_forward")
     def _(x, h0, w1, w2, b1, b2):
-        _check_one_device("sinernn::cell_forward", x=x, h0=h0, w1=w1, w2=w2)
+        _check_one_device("sinernn::cell_forward", x=x, h0=h0, w1=w1, w2=w2, b1=b1, b2=b2)
         L, B = x.shape[0], x.shape[1]
         return x.new_empty(L, B, w2.shape[1]), x.new_empty(L, B, w1.shape[1])
 
     @torch.library.register_fake("sinernn::cell_backward")
     def _(grad_pred, grad_hidden, x, h0, w1, w2, hidden, bias1, bias2):
-        _check_one_device("sinernn::cell_backward", x=x, h0=h0, w1=w1, w2=w2)
+        _check_one_device("sinernn::cell_backward", x=x, grad_pred=grad_pred, grad_hidden=grad_hidden, h0=h0, w1=w1,
+                          w2=w2, hidden=hidden)
         H, O = w1.shape[1], w2.shape[1]
         return (torch.empty_like(x), torch.empty_like(h0), torch.empty_like(w1), torch.empty_like(w2),
                 x.new_empty(H if bias1 else 0), x.new_empty(O if bias2 else 0))

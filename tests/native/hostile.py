@@ -5,7 +5,11 @@ Each case names an op, what is wrong, the arguments, and how the call must end:
   - SAME:     accepted, and the result (outputs and updated weights) equals the same call with
               plain contiguous tensors, bit for bit (non-contiguous and read-only overlapping views);
   - META:     all tensors on the meta device: the op's meta kernel gives the output shapes and
-              touches nothing, as every PyTorch op does.
+              touches nothing, as every PyTorch op does;
+  - PROPAGATES: the differentiable ops (cell_forward, cell_backward, seq_backward) take values as
+              they come, as torch's own ops and nn.RNN do: NaN in, NaN out, inputs untouched;
+  - ACCEPTED: likewise for Inf, which tanh may saturate to a finite output: the call returns
+              outputs of the plain call's shapes, inputs untouched. (The training ops refuse both.)
 tests/native/test_hostile.py runs them; scripts/hostile_table.py prints the per-op table of docs/correctness.md.
 """
 
@@ -18,9 +22,12 @@ import torch
 
 from cases import problem
 
-OPS = ("step", "train", "predict", "forecast", "seq_forward", "train_many", "predict_many", "train_guarded")
+OPS = ("step", "train", "predict", "forecast", "seq_forward", "train_many", "predict_many", "train_guarded",
+       "seq_backward", "cell_forward", "cell_backward")
 SAME = "same as contiguous"
 META = "meta kernel: shapes only"
+PROPAGATES = "NaN reaches the outputs"
+ACCEPTED = "accepted as a value"
 
 
 @dataclass
@@ -177,8 +184,116 @@ def many_cases() -> list[Case]:
     return c
 
 
+def _cell_base(dtype=torch.float64):
+    """The batched cell's arguments (L=4, B=3, F=2, H=3, O=2, biases) and those of its backward,
+    with the cell's own outputs as ``hidden``; and seq_backward's (one sequence of 5 steps)."""
+    g = torch.Generator().manual_seed(3)
+    r = lambda *s: torch.randn(*s, dtype=dtype, generator=g)  # noqa: E731
+    L, B, F, H, O = 4, 3, 2, 3, 2
+    x, h0, w1, w2, b1, b2 = r(L, B, F), r(B, H).tanh(), r(F + H, H) * 0.5, r(H, O), r(H), r(O)
+    _, hidden = torch.ops.sinernn.cell_forward(x, h0, w1, w2, b1, b2)
+    sx, sy, sw1, sw2 = problem(2, 3, 1, L=5, dtype=dtype)
+    sh0 = torch.tanh(torch.linspace(-1, 1, 3, dtype=dtype))
+    _, s_hidden = torch.ops.sinernn.seq_forward(sx, sh0, sw1, sw2)
+    return {
+        "cell_forward": dict(x=x, h0=h0, w1=w1, w2=w2, b1=b1, b2=b2),
+        "cell_backward": dict(grad_pred=r(L, B, O), grad_hidden=r(L, B, H), x=x, h0=h0, w1=w1, w2=w2, hidden=hidden,
+                              bias1=True, bias2=True),
+        "seq_backward": dict(grad_pred=r(5, 1), grad_hidden=r(5, 3), x=sx, h0=sh0, w1=sw1, w2=sw2, hidden=s_hidden),
+    }
+
+
+CELL_TENSORS = {"cell_forward": ("x", "h0", "w1", "w2", "b1", "b2"),
+                "cell_backward": ("grad_pred", "grad_hidden", "x", "h0", "w1", "w2", "hidden"),
+                "seq_backward": ("grad_pred", "grad_hidden", "x", "h0", "w1", "w2", "hidden")}
+
+
+def _with_cell(op: str, **override):
+    def make():
+        names = _cell_base()[op]
+        base = dict(names)
+        for k, v in override.items():
+            names[k] = v(base) if callable(v) else v
+        return tuple(names.values())
+
+    return make
+
+
+def cell_cases() -> list[Case]:
+    """The differentiable ops: the batched cell's forward and backward, and seq_backward."""
+    c: list[Case] = []
+    for op in ("cell_forward", "cell_backward", "seq_backward"):
+        cell = op != "seq_backward"
+        tensors = CELL_TENSORS[op]  # (the values are made when a case runs: the ops load after collection)
+        add = lambda what, expect, plain=None, **o: c.append(Case(op, what, _with_cell(op, **o), expect, plain))  # noqa: E731
+        # ranks and shapes
+        add("x rank 2" if cell else "x rank 3", "x must have shape", x=lambda b: b["x"][0] if cell else b["x"][None])
+        add("x rank 4" if cell else "x rank 1", "x must have shape", x=lambda b: b["x"][None] if cell else b["x"][0])
+        add("h0 rank 1" if cell else "h0 rank 2", "h0 must have shape", h0=lambda b: b["h0"][0] if cell else b["h0"][None])
+        add("h0 with another H", "h0 must have shape", h0=lambda b: b["h0"][..., :2])
+        add("w1 rank 3", "must be matrices" if cell else "w1 must have shape", w1=lambda b: b["w1"][None])
+        add("w2 rank 1", "must be matrices" if cell else "w2 must have shape", w2=lambda b: b["w2"][:, 0])
+        add("w1 rows != F+H", "w1 must have shape (F+H, H)", w1=lambda b: b["w1"][:-1])
+        add("w2 rows != H", "w2 must have shape (H, O)", w2=lambda b: b["w2"][:-1])
+        if cell:
+            add("h0 with another B", "h0 must have shape (B, H)", h0=lambda b: b["h0"][:2])
+        if op == "cell_forward":
+            add("b1 of H - 1", "b1 must have shape (H,)", b1=lambda b: b["b1"][:-1])
+            add("b2 of O + 1", "b2 must have shape (O,)", b2=lambda b: torch.cat([b["b2"], b["b2"][:1]]))
+            add("no biases", SAME, plain=_with_cell(op, b1=None, b2=None), b1=None, b2=None)
+        else:
+            for name in ("grad_pred", "grad_hidden", "hidden"):
+                add(f"{name} one step short", f"{name} must have shape", **{name: lambda b, n=name: b[n][:-1]})
+            add("grad_pred with O + 1 columns", "grad_pred must have shape",
+                grad_pred=lambda b: torch.cat([b["grad_pred"], b["grad_pred"][..., :1]], -1))
+        if op == "cell_backward":
+            zero = lambda n: (lambda b: torch.zeros_like(b[n]))  # noqa: E731
+            add("grad_pred None (zero)", SAME, plain=_with_cell(op, grad_pred=zero("grad_pred")), grad_pred=None)
+            add("grad_hidden None (zero)", SAME, plain=_with_cell(op, grad_hidden=zero("grad_hidden")), grad_hidden=None)
+            add("bias1 not a bool", "Expected a value of type 'bool'", bias1="yes")
+        # zero sizes
+        sized = "every size must be >= 1" if cell else "at least one"
+        steps = {n: (lambda b, n=n: b[n][:0]) for n in ("x", "grad_pred", "grad_hidden", "hidden") if n in tensors}
+        add("L = 0", sized, **steps)
+        if cell:
+            rows = {n: (lambda b, n=n: b[n][:, :0]) for n in ("x", "grad_pred", "grad_hidden", "hidden") if n in tensors}
+            add("B = 0", sized, h0=lambda b: b["h0"][:0], **rows)
+        F = lambda b: b["x"].shape[-1]  # noqa: E731
+        add("F = 0", sized if cell else "at least one feature", x=lambda b: b["x"][..., :0], w1=lambda b: b["w1"][F(b):])
+        add("O = 0", sized if cell else "at least one output", w2=lambda b: b["w2"][:, :0],
+            **({"b2": lambda b: b["b2"][:0]} if op == "cell_forward" else {}),
+            **({"grad_pred": lambda b: b["grad_pred"][..., :0]} if op != "cell_forward" else {}))
+        # dtypes
+        for name in tensors:
+            if name == "x":
+                continue
+            add(f"{name} float32 among float64", name, **{name: lambda b, n=name: b[n].float()})
+        for dt in (torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16, torch.complex64):
+            add(f"all {str(dt).replace('torch.', '')}", "must be float32 or float64",
+                **{n: lambda b, n=n, dt=dt: b[n].to(dt) for n in tensors})
+        # devices
+        for name in tensors:
+            if name != "x":
+                add(f"{name} on meta, rest on CPU", f"{name} is on meta but x is on cpu", **{name: lambda b, n=name: b[n].to("meta")})
+        add("all on meta", META, **{n: lambda b, n=n: b[n].to("meta") for n in tensors})
+        # layouts
+        for name in tensors:
+            add(f"{name} non-contiguous", SAME, plain=_with_cell(op), **{name: lambda b, n=name: strided(b[n])})
+        add("x expanded (stride 0)", SAME, plain=_with_cell(op, x=lambda b: b["x"][:1].expand_as(b["x"]).clone()),
+            x=lambda b: b["x"][:1].expand_as(b["x"]))
+        # values: taken as they come
+        for name in tensors:
+            add(f"NaN in {name}", PROPAGATES, **{name: lambda b, n=name: _nan_at(b[n])})
+            add(f"Inf in {name}", ACCEPTED, plain=_with_cell(op), **{name: lambda b, n=name: _nan_at(b[n], float("inf"))})
+        # huge sizes: a stride-0 view of 2**40 steps
+        huge = {n: (lambda b, n=n: b[n][:1].expand(2**40, *b[n].shape[1:])) for n in steps}
+        add("x expanded to 2**40 steps", "cannot make a contiguous copy", **huge)
+        add("x not a tensor", "Expected a value of type 'Tensor'", x=[0.0, 1.0])
+    return c
+
+
 def cases() -> list[Case]:
-    c: list[Case] = many_cases()
+    c: list[Case] = many_cases() + cell_cases()
     huge = 2**40
     for op in OPS[:5]:  # the single-model ops; many_cases() has the batched ones
         seq = op != "step"  # x, y are (L, F), (L, O) for train/predict/forecast; (F,), (O,) for step

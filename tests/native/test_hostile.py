@@ -1,11 +1,11 @@
 """Hostile input to every native op, called directly (torch.ops.sinernn.*): the catalogue of
-tests/hostile.py. Each call ends as the catalogue says, never in a crash, a hang or garbage, and a
+tests/native/hostile.py. Each call ends as the catalogue says, never in a crash, a hang or garbage, and a
 call that raises changes no weight."""
 
 import pytest
 import torch
 
-from hostile import META, OPS, SAME, cases, cpu_tensors, run, unchanged
+from hostile import ACCEPTED, META, OPS, PROPAGATES, SAME, cases, cpu_tensors, run, unchanged
 
 CASES = cases()
 
@@ -26,6 +26,16 @@ def test_hostile_input(case):
         for a, p in zip(args, plain_args):  # the in-place weights too
             if isinstance(a, torch.Tensor):
                 assert torch.equal(a, p)
+        return
+    if case.expect in (PROPAGATES, ACCEPTED):
+        args = case.args()
+        before = [a.detach().clone() for a in cpu_tensors(args)]
+        got = getattr(torch.ops.sinernn, case.op)(*args)
+        assert unchanged(cpu_tensors(args), before)  # the inputs are read, never written
+        if case.expect == PROPAGATES:
+            assert any(bool(t.isnan().any()) for t in got), "no NaN reached the outputs"
+        else:
+            assert [t.shape for t in got] == [t.shape for t in getattr(torch.ops.sinernn, case.op)(*case.plain())]
         return
     if case.expect == META:
         got, _ = run(case)
