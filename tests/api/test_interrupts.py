@@ -18,14 +18,37 @@ from sinernn import Forecaster
 
 from cases import ALL_BACKENDS
 
-CHILD = textwrap.dedent(
+# Prints "ready" once a training run has its Ctrl-C handler installed and has finished its first
+# epoch (chunk of epochs for "cpp"): the loops read `requested` before each, so the second read
+# of a run whose handler is in place. The parent signals on that line: an event, not a clock.
+READY_HOOK = textwrap.dedent(
+    """
+    from sinernn.engine import interrupts, single
+
+    class ReadyInterrupts(interrupts.Interrupts):
+        reads = 0
+
+        @property
+        def requested(self):
+            self.reads += 1
+            if self.reads == 2 and getattr(self, "_mine", False):
+                print("ready", flush=True)
+            return self._requested
+
+        @requested.setter
+        def requested(self, value):
+            self._requested = value
+
+    single.Interrupts = ReadyInterrupts
+    """
+)
+
+CHILD = READY_HOOK + textwrap.dedent(
     """
     import json, sys, torch, sinernn
     backend, dtype = sys.argv[1], getattr(torch, sys.argv[2])
     x, y = sinernn.sine_data(dtype=dtype)
     w1, w2 = sinernn.init_weights(seed=0, dtype=dtype)
-    sinernn.train(x, y, w1.clone(), w2.clone(), epochs=1, backend=backend)  # warm: the op is loaded
-    print("ready", flush=True)
     try:
         sinernn.train(x, y, w1, w2, epochs=10**9, backend=backend)
         print(json.dumps({"interrupted": False}))
@@ -41,8 +64,10 @@ def _start(args, **kw):
     return proc
 
 
-def _interrupt(proc, signals: int, after: float = 0.5):
-    time.sleep(after)
+def _interrupt(proc, signals: int):
+    """Once the child said "ready": ``signals`` SIGINTs, then its output."""
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
     for _ in range(signals):
         proc.send_signal(signal.SIGINT)
         time.sleep(0.002)
@@ -55,7 +80,6 @@ def test_sigint_leaves_the_weights_of_the_last_complete_epoch(backend, tmp_path)
     dtype = torch.float64
     out_file = tmp_path / "state.pt"
     proc = _start([sys.executable, "-c", CHILD, backend, "float64", str(out_file)])
-    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     out, err = _interrupt(proc, 1)
     assert proc.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
@@ -71,10 +95,11 @@ def test_sigint_leaves_the_weights_of_the_last_complete_epoch(backend, tmp_path)
 
 def test_cli_sigint_writes_the_checkpoint_and_exits_130(tmp_path):
     ckpt = tmp_path / "model.pt"
-    cmd = [sys.executable, "-m", "sinernn", "train", "--epochs", str(10**9), "--no-plot", "--log-every", "0",
+    cli = READY_HOOK + "import sys\nfrom sinernn.tools import cli\nsys.exit(cli.main(sys.argv[1:]))\n"
+    cmd = [sys.executable, "-c", cli, "train", "--epochs", str(10**9), "--no-plot", "--log-every", "0",
            "--dtype", "float64", "--save", str(ckpt)]
     proc = _start(cmd, cwd=tmp_path)
-    out, err = _interrupt(proc, 1, after=3.0)  # includes the interpreter's start
+    out, err = _interrupt(proc, 1)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "checkpoint written" in err
     model = Forecaster.load(ckpt)
