@@ -4,6 +4,7 @@ epochs it reports complete (never a half-done epoch); a checkpoint asked for is 
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -21,8 +22,13 @@ from cases import ALL_BACKENDS
 # Prints "ready" once a training run has its Ctrl-C handler installed and has finished its first
 # epoch (chunk of epochs for "cpp"): the loops read `requested` before each, so the second read
 # of a run whose handler is in place. The parent signals on that line: an event, not a clock.
+# The child first puts Python's own SIGINT handler in place: a shell without job control starts
+# background commands with SIGINT ignored, and a child inheriting that would never see the signal.
 READY_HOOK = textwrap.dedent(
     """
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     from sinernn.engine import interrupts, single
 
     class ReadyInterrupts(interrupts.Interrupts):
@@ -65,7 +71,11 @@ def _start(args, **kw):
 
 
 def _interrupt(proc, signals: int):
-    """Once the child said "ready": ``signals`` SIGINTs, then its output."""
+    """Once the child said "ready": ``signals`` SIGINTs, then its output. A child that never gets
+    there (120 s: a bound for a broken run, not a wait the test relies on) is killed."""
+    if not select.select([proc.stdout], [], [], 120)[0]:
+        proc.kill()
+        pytest.fail(f"the child never said ready: {proc.communicate()[1][-2000:]}")
     line = proc.stdout.readline()
     assert line.strip() == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
     for _ in range(signals):
@@ -112,11 +122,14 @@ def test_cli_sigint_writes_the_checkpoint_and_exits_130(tmp_path):
 
 
 def test_interrupt_handler_is_only_installed_in_the_main_thread_and_restored():
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    x, y = sinernn.sine_data()
-    w1, w2 = sinernn.init_weights(seed=0)
-    sinernn.train(x, y, w1, w2, epochs=2)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the launcher left
+    try:
+        x, y = sinernn.sine_data()
+        w1, w2 = sinernn.init_weights(seed=0)
+        sinernn.train(x, y, w1, w2, epochs=2)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 # A second Ctrl-C raises KeyboardInterrupt inside the loop at once (two real signals in a row
