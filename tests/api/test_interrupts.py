@@ -154,7 +154,7 @@ def test_keyboard_interrupt_mid_epoch_restores_the_epoch_start(at_call):
 
     x, y, w1, w2 = _tutorial()
     with pytest.raises(interrupts.Stop) as info:
-        single._step_loop(step)(x, y, w1, w2, 10, 0.1, interrupts.Interrupts())
+        single._step_loop(lambda: step)(x, y, w1, w2, 10, 0.1, interrupts.Interrupts())
     done = (at_call - 1) // 20
     assert info.value.done == done
     e1, e2 = _tutorial()[2:]
