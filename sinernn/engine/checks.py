@@ -153,7 +153,10 @@ def check_weights(w1: object, w2: object, n_features: int, n_out: int | None) ->
 def check_finite_weights(w1: Tensor, w2: Tensor) -> None:
     """NaN or Inf in a starting weight is the same ValueError on every backend, before anything
     runs (trained, it would be a divergence at step 0 on one backend and a NaN prediction on
-    another). For many models (w1 (N, F+H, H)), the message names the first such model."""
+    another). For many models (w1 (N, F+H, H)), the message names the first such model. Cost: the
+    native loop over both, about 1.4 us a call (docs/performance.md, "Figures behind the code")."""
+    if ops.all_finite(w1) and ops.all_finite(w2):  # the common case; None (no native loop) goes below
+        return
     for name, w in (("w1", w1), ("w2", w2)):
         try:
             check_finite(name, w)
